@@ -30,6 +30,8 @@ class Doc:
     reason: str | None = None
     error: str | None = None
     _meta: dict[str, Any] | None = None
+    #: Row of this doc in the stage's input (-1 for docs a stage creates); set by the executor.
+    row: int = -1
 
     @property
     def meta(self) -> dict[str, Any]:

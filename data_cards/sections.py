@@ -1,0 +1,90 @@
+"""Body sections of the data card, after "Datasheets for Datasets" (Gebru et al., 2021)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "–"
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ⏎ ").replace("`", "'")
+
+
+def stage_table(manifest: dict[str, Any]) -> str:
+    rows = ["| # | stage | in | out | kept | dropped (reason: n) | quarantined | seconds |",
+            "|---|---|---:|---:|---:|---|---:|---:|"]
+    for i, s in enumerate(manifest["stages"], 1):
+        dropped = ", ".join(f"`{r}`: {n}" for r, n in s["dropped"].items()) or "–"
+        rows.append(f"| {i} | `{s['name']}` | {s['in']} | {s['out']} | {_pct(s['out'], s['in'])} "
+                    f"| {dropped} | {s['quarantined']} | {s['seconds']:.2f} |")
+    return "\n".join(rows)
+
+
+def examples_block(manifest: dict[str, Any]) -> str:
+    lines = []
+    for reason, items in sorted(manifest["examples"].items()):
+        lines.append(f"- **`{reason}`**")
+        for ex in items:
+            lines.append(f"  - `{_md_escape(ex['id'])}`: {_md_escape(ex['text'])}")
+    return "\n".join(lines) or "No record was dropped."
+
+
+def stats_block(manifest: dict[str, Any]) -> str:
+    stats = manifest["summary"]["stats"]
+    if not stats:
+        return "No stage recorded numeric measurements."
+    rows = ["| stage | measurement | sum | mean | p10 | p50 | p90 |",
+            "|---|---|---:|---:|---:|---:|---:|"]
+    for stage, values in stats.items():
+        for key, v in values.items():
+            rows.append(f"| `{stage}` | `{key}` | {v['sum']:g} | {v['mean']:.4g} | {v['p10']:.4g} "
+                        f"| {v['p50']:.4g} | {v['p90']:.4g} |")
+    return "\n".join(rows)
+
+
+def pii_block(manifest: dict[str, Any]) -> str:
+    pii = manifest["summary"]["stats"].get("pii")
+    if not pii:
+        return ("No PII masking stage ran in this version: the text may contain phone numbers, "
+                "ID numbers, emails and other personal data. Add the `pii` stage before release.")
+    counts = ", ".join(f"{k}: {int(v['sum'])}" for k, v in pii.items())
+    return ("Personal data was masked by the `pii` stage with typed placeholders (`<PHONE>`, "
+            "`<ID_CARD>`, `<BANK_CARD>`, `<EMAIL>`, `<IP>`, `<QQ>`, `<WECHAT>`). "
+            f"Masked in the kept records: {counts}. Masking is pattern-based: names and addresses are not masked.")
+
+
+def body_sections(m: dict[str, Any]) -> list[str]:
+    c, card = m["counts"], m["config"]["card"]
+    inputs = "\n".join(f"| `{i['path']}` | {i['format']} | {i['records']} | {i['quarantined']} "
+                       f"| `{i['sha256'][:16]}…` |" for i in m["inputs"])
+    code = m["code"]
+    title = card["pretty_name"] or m["name"]
+    return [
+        f"# {title} ({m['version']})",
+        "## Motivation\n\n" + (card["description"] or
+                               f"Curated Chinese text produced by zhcurate from the config "
+                               f"`{m['config_path']}` (sha256 `{m['config_hash'][:16]}…`)."),
+        f"## Composition\n\n{c['kept']} records kept of {c['input']} read "
+        f"({_pct(c['kept'], c['input'])}); {c['rejected']} rejected with a reason, "
+        f"{c['quarantined']} quarantined with an error; input = kept + rejected + quarantined "
+        f"was checked. Each record has `id`, `text`, `meta` (JSON: the input's other fields) "
+        f"and `stats` (JSON: every stage's measurements, for re-tuning thresholds).\n\n"
+        "![length distribution](plots/length_hist.png)",
+        "## Collection\n\n| input | format | records | quarantined | sha256 |\n"
+        f"|---|---|---:|---:|---|\n{inputs}",
+        "## Preprocessing\n\n" + stage_table(m) + "\n\n![drop reasons](plots/drop_reasons.png)"
+        + "\n\n### Examples of dropped records (truncated)\n\n" + examples_block(m)
+        + "\n\n### Measurements of kept records\n\n" + stats_block(m),
+        "## Uses\n\nPre-training or continued pre-training of Chinese language models, and as "
+        "grounding text for instruction synthesis. Check the licence of every input before "
+        "redistribution.",
+        "## Risks and PII handling\n\n" + pii_block(m),
+        f"## Maintenance\n\nVersion `{m['version']}` of `{m['name']}` is immutable; a later run "
+        f"publishes a new version. Built by zhcurate {code['package_version']} (git "
+        f"`{code['git_commit'] or 'unknown'}`{', dirty tree' if code['git_dirty'] else ''}) "
+        f"from {m['started']} to {m['finished']}. Reproduce with `python run.py run "
+        f"{m['config_path']}`; the resolved config and file checksums are in `manifest.json`.",
+    ]

@@ -1,0 +1,96 @@
+"""The CLI commands (``run.py`` only parses arguments and maps errors to exit codes)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.config import ConfigError, config_hash, resolve
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from pipeline.progress import Progress
+    from pipeline.runner import run
+
+    config = resolve(args.config, args.overrides)
+    show = {"auto": None, "always": True, "never": False}[args.progress]
+    result = run(config, args.config, force=args.force, progress=Progress(show))
+    if result["status"] == "unchanged":
+        print(result["message"])
+        return 0
+    c = result["counts"]
+    print(f"published {result['version']}: input {c['input']} = kept {c['kept']} + rejected "
+          f"{c['rejected']} + quarantined {c['quarantined']}")
+    for s in result["stages"]:
+        rate = s["in"] / s["seconds"] if s["seconds"] else float("inf")
+        print(f"  {s['name']:<16} in {s['in']:>9}  out {s['out']:>9}  "
+              f"{s['seconds']:8.2f} s  {rate:>10,.0f} rec/s (worker time)")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    config = resolve(args.config, args.overrides)
+    print(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), end="")
+    print(f"# config_hash: {config_hash(config)}")
+    return 0
+
+
+def cmd_stages(args: argparse.Namespace) -> int:
+    from pipeline.registry import STAGES
+    from pipeline.schema import stage_param_types, type_name
+    from pipeline.stage import param_specs
+
+    listing: list[dict[str, Any]] = []
+    for name, cls in STAGES.items():
+        types = stage_param_types(cls)
+        doc = (cls.__doc__ or "").strip().splitlines()
+        listing.append({"type": name, "kind": cls.kind, "version": cls.version,
+                        "summary": doc[0] if doc else "",
+                        "params": [{"name": p, "type": type_name(types[p]), "default": d}
+                                   for p, _t, d in param_specs(cls)]})
+    if args.json:
+        print(json.dumps(listing, ensure_ascii=False, indent=1, default=str))
+        return 0
+    for entry in listing:
+        print(f"{entry['type']}  ({entry['kind']} stage, v{entry['version']})")
+        if entry["summary"]:
+            print(f"    {entry['summary']}")
+        for p in entry["params"]:
+            print(f"    {p['name']:<24} {p['type']:<28} default: {p['default']!r}")
+        print()
+    return 0
+
+
+def _manifest(version_dir: str) -> dict[str, Any]:
+    path = Path(version_dir) / "manifest.json"
+    if not path.exists():
+        raise ConfigError(f"{version_dir}: not a published version (no manifest.json)")
+    return json.loads(path.read_text("utf-8"))
+
+
+def cmd_card(args: argparse.Namespace) -> int:
+    from data_cards.render import render_card
+
+    card = render_card(_manifest(args.version_dir))
+    published = Path(args.version_dir) / "README.md"
+    same = published.exists() and published.read_text("utf-8") == card
+    if args.out:
+        Path(args.out).write_text(card, "utf-8")
+    else:
+        sys.stdout.write(card)
+    print(f"card {'matches' if same else 'differs from'} the published {published}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from pipeline.diff import diff_versions, format_diff
+
+    result = diff_versions(Path(args.version_a), Path(args.version_b), args.ids)
+    print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else format_diff(result))
+    return 0

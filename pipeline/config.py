@@ -1,0 +1,162 @@
+"""Load, layer, override and validate a run config; every problem is one :class:`ConfigError`.
+
+A config is one YAML file (``yaml.safe_load`` only)::
+
+    name: default              # dataset name: output goes to <output.dir>/<name>/vNNNN
+    extends: base.yaml         # optional, relative to this file; this file's keys win
+    input:  {paths: [...], format: auto, text_field: text, id_field: id, ...}
+    output: {dir: out}
+    executor: {type: local, workers: null}
+    stages: [{type: normalize}, {type: heuristics, min_chars: 200}, ...]
+    card: {license: ..., pretty_name: ...}
+
+``--set`` overrides use dotted paths whose values are parsed as YAML. Inside ``stages`` a
+path element is either the list index (``stages.1.min_chars``) or a stage type
+(``stages.heuristics.min_chars``, the first stage of that type).
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.schema import SECTIONS, check_section, check_stage_params
+
+
+class ConfigError(Exception):
+    """An invalid config or argument; the CLI prints it and exits with code 2."""
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Deep-merge mappings; lists (e.g. ``stages``) are replaced, not concatenated."""
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_layers(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a config and the chain of files it ``extends``."""
+    path = path.resolve()
+    if path in seen:
+        raise ConfigError(f"extends cycle: {' -> '.join(str(p) for p in (*seen, path))}")
+    data = load_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends must be a file path (string)")
+    return merge(load_layers(path.parent / parent, (*seen, path)), data)
+
+
+def _stage_index(stages: list[Any], key: str) -> int:
+    if key.lstrip("-").isdigit():
+        idx = int(key)
+        if not -len(stages) <= idx < len(stages):
+            raise ConfigError(f"--set: stages.{key}: no stage at index {key} "
+                              f"({len(stages)} stages)")
+        return idx % len(stages)
+    matches = [i for i, s in enumerate(stages) if isinstance(s, dict) and s.get("type") == key]
+    if not matches:
+        names = [s.get("type") for s in stages if isinstance(s, dict)]
+        raise ConfigError(f"--set: stages.{key}: no stage of type {key!r}; stages are {names}")
+    return matches[0]
+
+
+def apply_override(config: dict[str, Any], assignment: str) -> None:
+    """Apply one ``dotted.path=yaml-value`` override in place."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected dotted.key=value")
+    dotted, raw = assignment.split("=", 1)
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {dotted}: value is not valid YAML: {exc}") from None
+    parts = dotted.strip().split(".")
+    node: Any = config
+    for i, part in enumerate(parts[:-1]):
+        if isinstance(node, list):
+            node = node[_stage_index(node, part)]
+        else:
+            node = node.setdefault(part, [] if part == "stages" and i == 0 else {})
+        if not isinstance(node, (dict, list)):
+            raise ConfigError(f"--set {dotted}: {'.'.join(parts[:i + 1])} is not a mapping or list")
+    last = parts[-1]
+    if isinstance(node, list):
+        node[_stage_index(node, last)] = value
+    else:
+        node[last] = value
+
+
+def resolve(path: str | Path, overrides: list[str] | None = None, check_files: bool = True
+            ) -> dict[str, Any]:
+    """Load, layer, override and validate; return the fully resolved config (defaults filled)."""
+    config = load_layers(Path(path))
+    for assignment in overrides or []:
+        apply_override(config, assignment)
+    unknown = sorted(set(config) - set(SECTIONS) - {"name", "stages"})
+    if unknown:
+        raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed: name, "
+                          f"{', '.join(SECTIONS)}, stages")
+    name = config.get("name")
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ConfigError("name: required, a non-empty string without '/' (the dataset name)")
+    resolved: dict[str, Any] = {"name": name}
+    for section in SECTIONS:
+        resolved[section] = check_section(section, config.get(section) or {})
+    stages = config.get("stages")
+    if not isinstance(stages, list) or not stages:
+        raise ConfigError("stages: required, a non-empty list of {type: <stage>, ...} mappings")
+    resolved["stages"] = [check_stage_params(i, s) for i, s in enumerate(stages)]
+    if check_files:
+        expand_inputs(resolved["input"]["paths"])
+    return resolved
+
+
+def expand_inputs(patterns: list[str]) -> list[Path]:
+    """Input paths/globs → sorted existing paths (relative to the working directory)."""
+    found: list[Path] = []
+    for i, pattern in enumerate(patterns):
+        matches = sorted(glob.glob(pattern, recursive=True))
+        if not matches:
+            raise ConfigError(f"input.paths[{i}]: no file matches {pattern!r} "
+                              f"(relative paths are resolved from {Path.cwd()})")
+        found.extend(Path(m) for m in matches)
+    unique = sorted(dict.fromkeys(found))
+    return unique
+
+
+def canonical_json(config: dict[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of the resolved config."""
+    return hashlib.sha256(canonical_json(config).encode()).hexdigest()

@@ -1,0 +1,74 @@
+"""Compare two published versions: counts, per-stage differences, ids added/removed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from pipeline.config import ConfigError
+
+
+def _load(version: Path) -> dict[str, Any]:
+    path = version / "manifest.json"
+    if not path.exists():
+        raise ConfigError(f"{version}: not a published version (no manifest.json)")
+    return json.loads(path.read_text("utf-8"))
+
+
+def kept_ids(version: Path) -> set[str]:
+    ids: set[str] = set()
+    for f in sorted((version / "data").glob("*.parquet")):
+        ids.update(pq.read_table(f, columns=["id"])["id"].to_pylist())
+    return ids
+
+
+def diff_versions(a: Path, b: Path, list_ids: int = 10) -> dict[str, Any]:
+    ma, mb = _load(a), _load(b)
+    stages_a = {s["name"]: s for s in ma["stages"]}
+    stages_b = {s["name"]: s for s in mb["stages"]}
+    per_stage = []
+    for name in list(dict.fromkeys([*stages_a, *stages_b])):
+        sa, sb = stages_a.get(name), stages_b.get(name)
+        entry: dict[str, Any] = {"name": name, "a": None, "b": None}
+        for side, s in (("a", sa), ("b", sb)):
+            if s:
+                entry[side] = {"in": s["in"], "out": s["out"], "dropped": s["dropped"],
+                               "fingerprint": s["fingerprint"]}
+        entry["same_fingerprint"] = bool(sa and sb and sa["fingerprint"] == sb["fingerprint"])
+        per_stage.append(entry)
+    ids_a, ids_b = kept_ids(a), kept_ids(b)
+    added, removed = sorted(ids_b - ids_a), sorted(ids_a - ids_b)
+    return {"a": str(a), "b": str(b), "counts": {"a": ma["counts"], "b": mb["counts"]},
+            "config_hash_equal": ma["config_hash"] == mb["config_hash"],
+            "stages": per_stage, "ids_added": len(added), "ids_removed": len(removed),
+            "ids_common": len(ids_a & ids_b), "examples_added": added[:list_ids],
+            "examples_removed": removed[:list_ids]}
+
+
+def format_diff(d: dict[str, Any]) -> str:
+    lines = [f"A: {d['a']}", f"B: {d['b']}",
+             f"config: {'same' if d['config_hash_equal'] else 'different'}", "",
+             f"{'count':<12}{'A':>10}{'B':>10}{'B-A':>10}"]
+    for key in ("input", "kept", "rejected", "quarantined"):
+        va, vb = d["counts"]["a"][key], d["counts"]["b"][key]
+        lines.append(f"{key:<12}{va:>10}{vb:>10}{vb - va:>+10}")
+    lines += ["", "stage            out A     out B   same work?  dropped (B-A)"]
+    for s in d["stages"]:
+        oa = s["a"]["out"] if s["a"] else "-"
+        ob = s["b"]["out"] if s["b"] else "-"
+        reasons = sorted(set((s["a"] or {}).get("dropped", {})) | set((s["b"] or {})
+                                                                        .get("dropped", {})))
+        delta = ", ".join(
+            f"{r} {((s['b'] or {}).get('dropped', {}).get(r, 0)) - ((s['a'] or {}).get('dropped', {}).get(r, 0)):+d}"  # noqa: E501
+            for r in reasons) or "-"
+        lines.append(f"{s['name']:<14}{oa!s:>9}{ob!s:>10}   {'yes' if s['same_fingerprint'] else 'no':<10} {delta}")  # noqa: E501
+    lines += ["", f"kept ids: {d['ids_common']} common, {d['ids_added']} added in B, "
+              f"{d['ids_removed']} removed in B"]
+    if d["examples_added"]:
+        lines.append("  added:   " + ", ".join(d["examples_added"]))
+    if d["examples_removed"]:
+        lines.append("  removed: " + ", ".join(d["examples_removed"]))
+    return "\n".join(lines)

@@ -1,0 +1,54 @@
+"""The local executor: a process pool over tasks (inline when one worker is asked for)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from typing import Any
+
+
+class LocalExecutor:
+    """Runs tasks in ``workers`` forked processes; ``workers=None`` means one per CPU."""
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self._pool: ProcessPoolExecutor | None = None
+
+    def _get_pool(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers,
+                                             mp_context=multiprocessing.get_context("fork"))
+        return self._pool
+
+    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
+            on_result: Callable[[Any], None] | None = None) -> list[Any]:
+        if self.workers == 1 or len(tasks) <= 1:
+            results = []
+            for task in tasks:
+                results.append(fn(task))
+                if on_result:
+                    on_result(results[-1])
+            return results
+        pool = self._get_pool()
+        futures = {pool.submit(fn, task): i for i, task in enumerate(tasks)}
+        results: list[Any] = [None] * len(tasks)
+        pending = set(futures)
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    results[futures[fut]] = fut.result()
+                    if on_result:
+                        on_result(results[futures[fut]])
+        except BaseException:
+            for fut in pending:
+                fut.cancel()
+            raise
+        return results
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None

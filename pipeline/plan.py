@@ -1,0 +1,63 @@
+"""The plan of a run: stage keys, fingerprints and work directories, derived from the config.
+
+A stage's fingerprint is ``hash(upstream fingerprint, name@version, non-default params)``;
+the root is the reader options. A global stage also folds in the list of shards it sees
+(it depends on all of them), so map stages before the first global stage are reused per
+shard when input files are added, and everything from a global stage on is recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.ingest import INGEST_VERSION
+from pipeline.schema import build_stage
+from pipeline.stage import GlobalStage, Stage
+from pipeline.worker import StageStep
+
+
+@dataclass(frozen=True)
+class PlannedStage:
+    stage: Stage
+    step: StageStep
+    is_global: bool
+
+    @property
+    def key(self) -> str:
+        return self.step.key
+
+
+def stage_keys(stages: list[dict[str, Any]]) -> list[str]:
+    """Column/report key per stage: its type, with ``#2``, ``#3`` for repeated types."""
+    seen: dict[str, int] = {}
+    keys = []
+    for s in stages:
+        seen[s["type"]] = seen.get(s["type"], 0) + 1
+        keys.append(s["type"] if seen[s["type"]] == 1 else f"{s['type']}#{seen[s['type']]}")
+    return keys
+
+
+def root_fingerprint(input_cfg: dict[str, Any]) -> str:
+    opts = {k: input_cfg[k] for k in ("format", "text_field", "id_field", "max_record_bytes",
+                                      "shard_size")}
+    return hashlib.sha256(json.dumps([INGEST_VERSION, opts], sort_keys=True).encode()
+                          ).hexdigest()[:16]
+
+
+def plan_stages(config: dict[str, Any], work: Path, shard_ids: list[str]) -> list[PlannedStage]:
+    upstream = root_fingerprint(config["input"])
+    shards_hash = hashlib.sha256("\n".join(shard_ids).encode()).hexdigest()[:16]
+    planned = []
+    for params, key in zip(config["stages"], stage_keys(config["stages"])):
+        stage = build_stage(params)
+        is_global = isinstance(stage, GlobalStage)
+        fp = stage.fingerprint(f"{upstream}+{shards_hash}" if is_global else upstream)
+        out = work / ("global" if is_global else "stages") / f"{key.replace('#', '_')}-{fp}"
+        state = str(out / "state.arrow") if is_global else None
+        planned.append(PlannedStage(stage, StageStep(params, key, fp, str(out), state), is_global))
+        upstream = fp
+    return planned

@@ -1,0 +1,169 @@
+"""Run a resolved config: ingest → stage segments and global phases → accounting → publish.
+
+Everything done is recorded by completion markers under ``<output.dir>/<name>/_work``, so a
+run killed at any point and started again skips finished work and ends with the same bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import config_hash, expand_inputs
+from pipeline.executors import Executor, make_executor
+from pipeline.global_phases import ReduceTask, ScanTask, run_finalize, run_reduce, run_scan
+from pipeline.ingest import make_tasks, run_ingest
+from pipeline.io.arrow_files import read_json
+from pipeline.plan import PlannedStage, plan_stages
+from pipeline.progress import Progress
+from pipeline.publish import publish
+from pipeline.store import DatasetStore
+from pipeline.worker import SegmentTask, run_segment
+
+log = logging.getLogger("zhcurate")
+
+
+class RunError(Exception):
+    """A run that cannot finish; the CLI prints it and exits with code 1."""
+
+
+def ingest(config: dict[str, Any], work: Path, executor: Executor, progress: Progress
+           ) -> list[dict[str, Any]]:
+    """Ingest every input file (skipping files already ingested); markers in input order."""
+    tasks = make_tasks(expand_inputs(config["input"]["paths"]), config["input"], work)
+    todo = [t for t in tasks if not (Path(t.out_dir) / t.fingerprint / "done.json").exists()]
+    bar = progress.bar("read", total=len(tasks), unit="file", initial=len(tasks) - len(todo))
+    executor.map(run_ingest, todo, on_result=lambda r: bar.update(1))
+    bar.close()
+    markers = []
+    for t in tasks:
+        marker = read_json(Path(t.out_dir) / t.fingerprint / "done.json")
+        marker["dir"] = str(Path(t.out_dir) / t.fingerprint)
+        markers.append(marker)
+    return markers
+
+
+def _done(step_dir: str, shard_id: str) -> bool:
+    return (Path(step_dir) / f"{shard_id}.done.json").exists()
+
+
+def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, Any]],
+                            executor: Executor, progress: Progress) -> None:
+    """Submit, per shard, the steps of the segment that are not done yet."""
+    tasks = []
+    bars = {p.key: progress.bar(p.key, unit="rec") for p in segment}
+    for shard in shards:
+        first = next((i for i, p in enumerate(segment)
+                      if not _done(p.step.out_dir, shard["id"])), None)
+        if first is None:
+            continue
+        input_path = (Path(segment[first - 1].step.out_dir) / f"{shard['id']}.arrow"
+                      if first > 0 else Path(shard["input"]))
+        tasks.append(SegmentTask(shard["id"], shard["index"], shard["source"], str(input_path),
+                                 tuple(p.step for p in segment[first:])))
+
+    def on_result(results: list[dict[str, Any]]) -> None:
+        for r in results:
+            bars[r["key"]].update(r["in"])
+
+    executor.map(run_segment, tasks, on_result=on_result)
+    for bar in bars.values():
+        bar.close()
+
+
+def run_global_phases(planned: PlannedStage, shards: list[dict[str, Any]], input_dir: str | None,
+                      executor: Executor, progress: Progress) -> None:
+    """scan (per shard) → reduce (per partition) → finalize, each skipped if already done."""
+    step = planned.step
+    state = Path(step.out_dir) / "state.arrow"
+    if state.exists():
+        return
+    scans = []
+    for shard in shards:
+        if (Path(step.out_dir) / "scan" / f"{shard['index']:06d}.done.json").exists():
+            continue
+        src = (Path(input_dir) / f"{shard['id']}.arrow") if input_dir else Path(shard["input"])
+        scans.append(ScanTask(step, shard["index"], str(src)))
+    bar = progress.bar(f"{planned.key} scan", total=len(shards), unit="shard",
+                       initial=len(shards) - len(scans))
+    executor.map(run_scan, scans, on_result=lambda r: bar.update(1))
+    bar.close()
+    parts = planned.stage.partitions  # type: ignore[attr-defined]
+    red = [ReduceTask(step, p, len(shards)) for p in range(parts)
+           if not (Path(step.out_dir) / "reduce" / f"p{p:04d}.arrow").exists()]
+    bar = progress.bar(f"{planned.key} reduce", total=parts, unit="part",
+                       initial=parts - len(red))
+    executor.map(run_reduce, red, on_result=lambda r: bar.update(1))
+    bar.close()
+    executor.map(partial(run_finalize, partitions=parts), [step])
+
+
+def process(config: dict[str, Any], markers: list[dict[str, Any]], store: DatasetStore,
+            executor: Executor, progress: Progress
+            ) -> tuple[list[PlannedStage], list[dict[str, Any]]]:
+    """Run every stage over the ingested shards; returns (planned stages, shards)."""
+    shards = []
+    for m in markers:
+        for s in m["shards"]:
+            shards.append({"id": s["id"], "index": len(shards), "source": m["path"],
+                           "input": str(Path(m["dir"]) / f"{s['id']}.arrow"), "rows": s["rows"]})
+    planned = plan_stages(config, store.work, [s["id"] for s in shards])
+    segment: list[PlannedStage] = []
+    prev_dir: str | None = None
+    for p in planned:
+        if p.is_global:
+            if segment:
+                run_segment_over_shards(segment, shards, executor, progress)
+                prev_dir = segment[-1].step.out_dir
+            segment = []
+            run_global_phases(p, shards, prev_dir, executor, progress)
+        segment.append(p)
+    run_segment_over_shards(segment, shards, executor, progress)
+    return planned, shards
+
+
+def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, Any]]
+                          ) -> list[dict[str, Any]]:
+    """Per-stage totals from the completion markers (whichever run wrote them)."""
+    out = []
+    for p in planned:
+        total = {"name": p.key, "type": p.step.params["type"], "fingerprint": p.step.fingerprint,
+                 "in": 0, "out": 0, "dropped": {}, "quarantined": 0, "seconds": 0.0}
+        for s in shards:
+            r = read_json(Path(p.step.out_dir) / f"{s['id']}.done.json")
+            total["in"] += r["in"]
+            total["out"] += r["out"]
+            total["quarantined"] += r["quarantined"]
+            total["seconds"] += r["seconds"]
+            for reason, n in r["dropped"].items():
+                total["dropped"][reason] = total["dropped"].get(reason, 0) + n
+        total["dropped"] = dict(sorted(total["dropped"].items()))
+        total["seconds"] = round(total["seconds"], 3)
+        out.append(total)
+    return out
+
+
+def run(config: dict[str, Any], config_path: str, force: bool = False,
+        progress: Progress | None = None) -> dict[str, Any]:
+    """Run and publish; returns a summary (version path, counts) for the CLI."""
+    progress = progress or Progress()
+    store = DatasetStore(Path(config["output"]["dir"]) / config["name"])
+    started = time.time()
+    with store.lock():
+        store.clean_partial_versions()
+        executor = make_executor(config["executor"])
+        try:
+            markers = ingest(config, store.work, executor, progress)
+            same = store.find_same_run(config_hash(config), [m["sha256"] for m in markers])
+            if same and not force:
+                return {"status": "unchanged", "version": str(same),
+                        "message": f"nothing new: {same} already holds this config and input "
+                                   "(use --force to publish again)"}
+            planned, shards = process(config, markers, store, executor, progress)
+        finally:
+            executor.close()
+        stages = collect_stage_results(planned, shards)
+        return publish(config, config_path, store, markers, planned, shards, stages, started)

@@ -1,0 +1,172 @@
+"""Config schema: the allowed keys of each section and type checks for stage parameters.
+
+Section defaults live here; stage parameter types and defaults come from the stage
+dataclasses themselves (their annotations are the schema).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, Literal, Union
+
+#: section -> {key: (type, default, help)}; ``None`` default means optional.
+SECTIONS: dict[str, dict[str, tuple[Any, Any, str]]] = {
+    "input": {
+        "paths": (list[str], None, "input files or globs (relative to the working directory)"),
+        "format": (Literal["auto", "jsonl", "parquet", "txt", "hf", "warc", "wet"], "auto",
+                   "reader; auto picks by extension (.jsonl[.gz|.zst], .parquet, folder)"),
+        "text_field": (str, "text", "field holding the document text"),
+        "id_field": (str | None, "id", "field holding a stable id; null derives path:line"),
+        "max_record_bytes": (int, 8_000_000, "records larger than this are quarantined"),
+        "shard_size": (int, 10_000, "records per shard (the unit of parallel work and resume)"),
+    },
+    "output": {
+        "dir": (str, "out", "root; versions go to <dir>/<name>/vNNNN"),
+        "compression_level": (int, 3, "zstd level of the published parquet files"),
+    },
+    "executor": {
+        "type": (Literal["local", "ray"], "local", "where stages run"),
+        "workers": (int | None, None, "processes (local) or parallel tasks; null = CPUs"),
+        "max_error_fraction": (float, 0.05,
+                               "a stage quarantining more than this fraction of its input fails"),
+        "address": (str | None, None, "ray: cluster address (auto, ray://...) or null"),
+        "num_cpus": (int | None, None, "ray: CPUs of a locally started cluster"),
+        "object_store_memory": (int | None, None, "ray: object store bytes (local cluster)"),
+    },
+    "card": {
+        "pretty_name": (str | None, None, "human title of the dataset"),
+        "license": (str, "other", "SPDX id or 'other' for the published data"),
+        "description": (str, "", "motivation paragraph for the data card"),
+        "source_datasets": (list[str], [], "upstream datasets (card front matter)"),
+        "task_categories": (list[str], ["text-generation"], "card front matter"),
+        "examples_per_reason": (int, 3, "dropped examples shown per reason"),
+    },
+}
+
+
+def type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " | ".join(type_name(a) for a in typing.get_args(tp))
+    if origin is not None:
+        args = ", ".join(type_name(a) for a in typing.get_args(tp))
+        return f"{origin.__name__}[{args}]"
+    if tp is type(None):
+        return "null"
+    return getattr(tp, "__name__", str(tp))
+
+
+def matches(value: Any, tp: Any) -> bool:
+    """Whether a YAML value fits an annotation (int is accepted where float is expected)."""
+    if tp is Any:
+        return True
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return value in typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        return any(matches(value, a) for a in typing.get_args(tp))
+    if tp is type(None):
+        return value is None
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (list, tuple):
+        args = typing.get_args(tp)
+        return isinstance(value, list) and all(matches(v, args[0]) for v in value) if args \
+            else isinstance(value, list)
+    if origin is dict:
+        k, v = typing.get_args(tp) or (Any, Any)
+        return isinstance(value, dict) and all(matches(a, k) and matches(b, v)
+                                               for a, b in value.items())
+    if isinstance(tp, type):
+        return isinstance(value, tp)
+    return True
+
+
+def check_section(section: str, given: Any) -> dict[str, Any]:
+    """Validate one top-level section and fill its defaults."""
+    from pipeline.config import ConfigError
+
+    spec = SECTIONS[section]
+    if not isinstance(given, dict):
+        raise ConfigError(f"{section}: must be a mapping")
+    for key in given:
+        if key not in spec:
+            raise ConfigError(f"{section}.{key}: unknown key; allowed: {', '.join(spec)}")
+    out: dict[str, Any] = {}
+    for key, (tp, default, _help) in spec.items():
+        if key not in given:
+            if default is None and section == "input" and key == "paths":
+                raise ConfigError("input.paths: required, a list of files or globs")
+            out[key] = default
+            continue
+        value = given[key]
+        if not matches(value, tp):
+            raise ConfigError(f"{section}.{key}: expected {type_name(tp)}, got {value!r}")
+        out[key] = value
+    if section == "input" and out["shard_size"] < 1:
+        raise ConfigError("input.shard_size: must be >= 1")
+    if section == "executor" and out["workers"] is not None and out["workers"] < 1:
+        raise ConfigError("executor.workers: must be >= 1 or null")
+    return out
+
+
+def stage_param_types(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def check_stage_params(index: int, given: Any) -> dict[str, Any]:
+    """Validate ``stages[index]`` against its stage class; return it with defaults filled."""
+    from pipeline.config import ConfigError
+    from pipeline.registry import STAGES
+
+    where = f"stages[{index}]"
+    if not isinstance(given, dict) or "type" not in given:
+        raise ConfigError(f"{where}: must be a mapping with a 'type' key")
+    stype = given["type"]
+    if stype not in STAGES:
+        raise ConfigError(f"{where}.type: unknown stage {stype!r}; known: {', '.join(STAGES)}")
+    cls = STAGES[stype]
+    types_ = stage_param_types(cls)
+    out: dict[str, Any] = {"type": stype}
+    for key, value in given.items():
+        if key == "type":
+            continue
+        if key not in types_:
+            raise ConfigError(f"{where} ({stype}).{key}: unknown parameter; allowed: "
+                              f"{', '.join(types_) or '(none)'}")
+        if not matches(value, types_[key]):
+            raise ConfigError(f"{where} ({stype}).{key}: expected {type_name(types_[key])}, "
+                              f"got {value!r}")
+    for f in dataclasses.fields(cls):
+        if f.name in given:
+            out[f.name] = given[f.name]
+        elif f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+        else:
+            raise ConfigError(f"{where} ({stype}).{f.name}: required parameter missing")
+    try:
+        build_stage(out)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{where} ({stype}): {exc}") from None
+    return out
+
+
+def build_stage(params: dict[str, Any]) -> Any:
+    """Instantiate a stage from its resolved config mapping (lists become tuples if annotated)."""
+    from pipeline.registry import STAGES
+
+    cls = STAGES[params["type"]]
+    kwargs = {k: v for k, v in params.items() if k != "type"}
+    for name, tp in stage_param_types(cls).items():
+        if name in kwargs and typing.get_origin(tp) is tuple and isinstance(kwargs[name], list):
+            kwargs[name] = tuple(kwargs[name])
+    return cls(**kwargs)

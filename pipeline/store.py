@@ -1,0 +1,100 @@
+"""The versioned dataset store: ``<output.dir>/<name>/{v0001, v0002, ..., latest, _work}``.
+
+A version is built in a hidden temp folder and renamed into place, so it appears whole or
+not at all; once published its files are made read-only and never rewritten. ``latest`` is a
+symlink replaced atomically. One run per dataset at a time: an exclusive ``flock`` on
+``.lock`` (released by the kernel even after ``kill -9``).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+VERSION_RE = re.compile(r"^v(\d{4,})$")
+
+
+class LockedError(Exception):
+    """Another run holds the dataset's lock."""
+
+
+class DatasetStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.work = root / "_work"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                raise LockedError(f"another run of dataset {self.root.name!r} is in progress "
+                                  f"({holder}); refusing to run concurrently — wait for it "
+                                  f"to finish (lock: {self.root / '.lock'})") from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+            yield
+        finally:
+            os.close(fd)
+
+    def versions(self) -> list[Path]:
+        """Published versions (those with a manifest), oldest first."""
+        found = [p for p in self.root.glob("v*") if VERSION_RE.match(p.name)
+                 and (p / "manifest.json").exists()]
+        return sorted(found, key=lambda p: int(p.name[1:]))
+
+    def next_version_name(self) -> str:
+        numbers = [int(m.group(1)) for p in self.root.glob("v*") if (m := VERSION_RE.match(p.name))]
+        return f"v{max(numbers, default=0) + 1:04d}"
+
+    def clean_partial_versions(self) -> None:
+        """Remove temp folders of publishes that were killed (we hold the lock)."""
+        for p in self.root.glob(".v*.tmp*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+    def find_same_run(self, config_hash: str, input_sha256: list[str]) -> Path | None:
+        """A published version made from exactly this config and these input bytes."""
+        for version in reversed(self.versions()):
+            manifest = json.loads((version / "manifest.json").read_text("utf-8"))
+            shas = [f["sha256"] for f in manifest.get("inputs", [])]
+            if manifest.get("config_hash") == config_hash and shas == input_sha256:
+                self.point_latest(self.versions()[-1])
+                return version
+        return None
+
+    def staging_dir(self, name: str) -> Path:
+        tmp = self.root / f".{name}.tmp{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        return tmp
+
+    def commit(self, tmp: Path, name: str) -> Path:
+        """Make the staged version read-only and rename it into place; update ``latest``."""
+        for path in sorted(tmp.rglob("*"), reverse=True):
+            if path.is_file():
+                path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        final = self.root / name
+        os.rename(tmp, final)  # fails if it exists: a published version is never replaced
+        self.point_latest(final)
+        return final
+
+    def point_latest(self, version: Path) -> None:
+        link = self.root / "latest"
+        if link.is_symlink() and os.readlink(link) == version.name:
+            return
+        tmp = self.root / f".latest.tmp{os.getpid()}"
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        tmp.symlink_to(version.name)
+        os.replace(tmp, link)

@@ -1,0 +1,168 @@
+"""Work that runs inside an executor's worker: a chain of stages over one shard.
+
+The functions here take small picklable task objects and return small dicts, so any
+executor (process pool, Ray tasks) can run them. Each stage's output for a shard is written
+atomically with a completion marker written last; a marker that exists means "done".
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, write_ipc, write_json
+from pipeline.record import Doc
+from pipeline.schema import build_stage
+from pipeline.stage import GlobalStage, Stage
+
+_INSTANCES: dict[str, Stage] = {}
+_STATES: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class StageStep:
+    """One stage of a segment: its resolved config, column key, fingerprint and output dir."""
+
+    params: dict[str, Any]
+    key: str
+    fingerprint: str
+    out_dir: str
+    state_path: str | None = None  # set for the apply phase of a global stage
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """Run ``steps`` in order over one shard, starting from the table at ``input_path``."""
+
+    shard_id: str
+    shard_index: int
+    source: str
+    input_path: str
+    steps: tuple[StageStep, ...] = field(default_factory=tuple)
+
+
+def get_stage(step: StageStep) -> Stage:
+    """The worker's stage instance (built and set up once per process)."""
+    stage = _INSTANCES.get(step.fingerprint)
+    if stage is None:
+        stage = build_stage(step.params)
+        stage.setup()
+        _INSTANCES[step.fingerprint] = stage
+    return stage
+
+
+def _state(stage: GlobalStage, step: StageStep) -> Any:
+    if step.fingerprint not in _STATES:
+        _STATES[step.fingerprint] = stage.prepare_state(read_ipc(Path(step.state_path)))
+    return _STATES[step.fingerprint]
+
+
+def table_to_docs(table: pa.Table) -> list[Doc]:
+    ids, texts, metas = (table.column(c).to_pylist() for c in ("id", "text", "meta"))
+    return [Doc(i, t, m, row=r) for r, (i, t, m) in enumerate(zip(ids, texts, metas))]
+
+
+def _call(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) -> list[Doc]:
+    if isinstance(stage, GlobalStage):
+        return stage.apply(docs, shard_index, _state(stage, step))
+    return stage.process(docs)  # type: ignore[attr-defined]
+
+
+def run_stage(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) -> list[Doc]:
+    """Run a stage; if the batch raises, retry one doc at a time to quarantine the culprits."""
+    try:
+        return _call(stage, step, docs, shard_index)
+    except Exception:  # noqa: BLE001 - isolate the failing records below
+        out: list[Doc] = []
+        for doc in docs:
+            try:
+                out.extend(_call(stage, step, [doc], shard_index))
+            except Exception as exc:  # noqa: BLE001
+                tb = traceback.extract_tb(exc.__traceback__)[-1]
+                doc.error = f"{type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})"
+                out.append(doc)
+        return out
+
+
+def _stats_json(doc: Doc) -> str | None:
+    return orjson.dumps(doc.stats).decode() if doc.stats else None
+
+
+def _build(upstream: pa.Table, docs: list[Doc], key: str, extra: dict[str, list[Any]]
+           ) -> pa.Table:
+    """Rows for ``docs``: carried stats columns from upstream plus this stage's stats."""
+    rows = [d.row for d in docs]
+    carried = [c for c in upstream.column_names if c.startswith("stats.")]
+    cols: dict[str, Any] = {
+        "id": pa.array([d.id for d in docs], pa.string()),
+        "text": pa.array([d.text for d in docs], pa.string()),
+        "meta": pa.array([d.meta_out() for d in docs], pa.string()),
+        "_line": pa.array([upstream["_line"][r].as_py() if r >= 0 else -1 for r in rows]
+                          if any(r < 0 for r in rows) else
+                          upstream["_line"].take(pa.array(rows, pa.int64())), pa.int64()),
+    }
+    if carried:
+        if all(r >= 0 for r in rows):
+            taken = upstream.select(carried).take(pa.array(rows, pa.int64()))
+            for c in carried:
+                cols[c] = taken[c]
+        else:
+            for c in carried:
+                col = upstream[c]
+                cols[c] = pa.array([col[r].as_py() if r >= 0 else None for r in rows], pa.string())
+    stats = [_stats_json(d) for d in docs]
+    if any(s is not None for s in stats):
+        cols[f"stats.{key}"] = pa.array(stats, pa.string())
+    for name, values in extra.items():
+        cols[name] = pa.array(values, pa.string())
+    return pa.table(cols)
+
+
+def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
+    """Run the segment's stages over one shard; returns one result dict per step run."""
+    results = []
+    table = read_ipc(Path(task.input_path))
+    docs: list[Doc] | None = None
+    for step in task.steps:
+        started = time.perf_counter()
+        stage = get_stage(step)
+        if docs is None:
+            docs = table_to_docs(table)
+        n_in = len(docs)
+        out = run_stage(stage, step, docs, task.shard_index)
+        kept = [d for d in out if d.error is None and d.reason is None]
+        rejected = [d for d in out if d.error is None and d.reason is not None]
+        broken = [d for d in out if d.error is not None]
+        base = Path(step.out_dir) / task.shard_id
+        reasons = [f"{step.params['type']}:{d.reason}" for d in rejected]
+        write_ipc(base.with_suffix(".rejected.arrow"),
+                  _build(table, rejected, step.key, {"reason": reasons}))
+        write_ipc(base.with_suffix(".quarantine.arrow"), _quarantine(task, step, table, broken))
+        kept_table = _build(table, kept, step.key, {})
+        write_ipc(base.with_suffix(".arrow"), kept_table)
+        result = {"shard": task.shard_id, "key": step.key, "in": n_in, "out": len(kept),
+                  "dropped": dict(Counter(reasons)), "quarantined": len(broken),
+                  "seconds": time.perf_counter() - started}
+        write_json(base.with_suffix(".done.json"), result)
+        results.append(result)
+        table = kept_table
+        for i, d in enumerate(kept):
+            d.row, d.stats = i, {}
+        docs = kept
+    return results
+
+
+def _quarantine(task: SegmentTask, step: StageStep, table: pa.Table, docs: list[Doc]
+                ) -> pa.Table:
+    lines = [table["_line"][d.row].as_py() if d.row >= 0 else -1 for d in docs]
+    return pa.table({"id": [d.id for d in docs], "source": [task.source] * len(docs),
+                     "line": lines, "stage": [step.params["type"]] * len(docs),
+                     "error": [d.error for d in docs], "raw": [d.text[:1000] for d in docs]},
+                    schema=QUARANTINE_SCHEMA)

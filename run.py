@@ -1,0 +1,105 @@
+"""zhcurate command line: run, validate, stages, card, diff.
+
+Exit codes: 0 success, 1 run failure, 2 invalid config or arguments. Errors are one line on
+stderr (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pipeline.cli_commands import (  # noqa: E402
+    cmd_card,
+    cmd_diff,
+    cmd_run,
+    cmd_stages,
+    cmd_validate,
+)
+from pipeline.config import ConfigError  # noqa: E402
+
+EPILOG = """\
+--set takes dotted.key=value pairs; the value is parsed as YAML:
+  --set output.dir=/tmp/x   --set input.paths='[a.jsonl, b/*.jsonl.gz]'
+Inside stages, address a stage by list index or by type (the first stage of that type):
+  --set stages.1.min_chars=300   --set stages.heuristics.min_chars=300
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="zhcurate", formatter_class=fmt,
+        description="Curate raw Chinese text into versioned LLM training datasets.",
+        epilog="Run 'zhcurate COMMAND --help' for the options of a command.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run a config and publish a new dataset version",
+                       formatter_class=fmt, epilog=EPILOG, description=(
+                           "Run the pipeline described by CONFIG and publish "
+                           "<output.dir>/<name>/vNNNN. Interrupted runs resume where they "
+                           "stopped when started again with the same command."))
+    p.add_argument("config", help="YAML config file")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (repeatable)")
+    p.add_argument("--force", action="store_true",
+                   help="publish a new version even if one with the same config and input exists")
+    p.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
+                   help="progress bars: auto = only on a terminal")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("validate", help="validate a config and print it resolved, with its hash",
+                       formatter_class=fmt, epilog=EPILOG)
+    p.add_argument("config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(fn=cmd_validate)
+
+    p = sub.add_parser("stages", help="list every stage with its parameters, types and defaults")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(fn=cmd_stages)
+
+    p = sub.add_parser("card", help="re-render a version's data card from its manifest",
+                       description="Render VERSION_DIR/manifest.json to a data card. Published "
+                       "versions are immutable, so the card goes to --out (default: stdout); "
+                       "the command says whether it matches the published README.md.")
+    p.add_argument("version_dir")
+    p.add_argument("--out", help="write the card here instead of stdout")
+    p.set_defaults(fn=cmd_card)
+
+    p = sub.add_parser("diff", help="compare two versions: counts, per-stage changes, ids")
+    p.add_argument("version_a")
+    p.add_argument("version_b")
+    p.add_argument("--ids", type=int, default=10, help="ids added/removed to list (default 10)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(fn=cmd_diff)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        return args.fn(args)
+    except ConfigError as exc:
+        print(f"zhcurate: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("zhcurate: interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
+        if args.debug:
+            raise
+        from pipeline.errors import describe
+
+        print(f"zhcurate: {describe(exc)}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
