@@ -48,17 +48,15 @@ def render_card(manifest: dict[str, Any]) -> str:
 
 def render_plots(manifest: dict[str, Any], out: Path) -> list[Path]:
     """Length distribution before/after and records dropped per reason, as PNGs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     out.mkdir(parents=True, exist_ok=True)
     summary = manifest["summary"]
     bins = summary["length_bins"]
     labels = [f"<{bins[0]}"] + [f"{b}" for b in bins]
     written = []
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig = Figure(figsize=(9, 4))
+    ax = fig.subplots()
     xs = range(len(labels))
     ax.bar([x - 0.2 for x in xs], summary["length_hist_input"], width=0.4, label="input")
     ax.bar([x + 0.2 for x in xs], summary["length_hist_kept"], width=0.4, label="kept")
@@ -70,20 +68,20 @@ def render_plots(manifest: dict[str, Any], out: Path) -> list[Path]:
     fig.tight_layout()
     written.append(out / "length_hist.png")
     fig.savefig(written[-1], dpi=90)
-    plt.close(fig)
     reasons = sorted(((r, n) for s in manifest["stages"] for r, n in s["dropped"].items()),
                      key=lambda x: -x[1])
-    fig, ax = plt.subplots(figsize=(9, max(2.5, 0.35 * len(reasons) + 1)))
+    fig = Figure(figsize=(9, max(2.5, 0.35 * len(reasons) + 1)))
+    ax = fig.subplots()
     ax.barh([r for r, _ in reasons][::-1], [n for _, n in reasons][::-1])
     ax.set_xlabel("records dropped")
     ax.set_title("Records dropped per reason")
     fig.tight_layout()
     written.append(out / "drop_reasons.png")
     fig.savefig(written[-1], dpi=90)
-    plt.close(fig)
     quality = summary["stats"].get("quality", {}).get("score")
     if quality:
-        fig, ax = plt.subplots(figsize=(7, 3.5))
+        fig = Figure(figsize=(7, 3.5))
+        ax = fig.subplots()
         lo, hi = quality["hist_range"]
         width = (hi - lo) / len(quality["hist"]) if hi > lo else 1.0
         ax.bar([lo + width * (i + 0.5) for i in range(len(quality["hist"]))], quality["hist"],
@@ -93,5 +91,4 @@ def render_plots(manifest: dict[str, Any], out: Path) -> list[Path]:
         fig.tight_layout()
         written.append(out / "quality_score.png")
         fig.savefig(written[-1], dpi=90)
-        plt.close(fig)
     return written

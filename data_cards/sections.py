@@ -53,7 +53,8 @@ def pii_block(manifest: dict[str, Any]) -> str:
     counts = ", ".join(f"{k}: {int(v['sum'])}" for k, v in pii.items())
     return ("Personal data was masked by the `pii` stage with typed placeholders (`<PHONE>`, "
             "`<ID_CARD>`, `<BANK_CARD>`, `<EMAIL>`, `<IP>`, `<QQ>`, `<WECHAT>`). "
-            f"Masked in the kept records: {counts}. Masking is pattern-based: names and addresses are not masked.")
+            f"Masked in the kept records: {counts}. Masking is pattern-based: names and "
+            "addresses are not masked.")
 
 
 def body_sections(m: dict[str, Any]) -> list[str]:

@@ -16,8 +16,9 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.io.arrow_files import read_ipc, write_ipc, write_json
+from pipeline.shard_tables import load_output, table_to_docs
 from pipeline.stage import GlobalStage
-from pipeline.worker import StageStep, get_stage, table_to_docs
+from pipeline.worker import StageStep, get_stage
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ def run_scan(task: ScanTask) -> dict[str, Any]:
     started = time.perf_counter()
     stage = get_stage(task.step)
     assert isinstance(stage, GlobalStage)
-    docs = table_to_docs(read_ipc(Path(task.input_path)))
+    docs = table_to_docs(load_output(Path(task.input_path)))
     table = stage.scan(docs, task.shard_index)
     out = scan_dir(task.step)
     if table.num_rows:

@@ -20,6 +20,7 @@ import pyarrow as pa
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, SHARD_SCHEMA, write_ipc, write_json
 from pipeline.io.base import InputOptions, SourceRecord
 from pipeline.io.readers import detect_format, get_reader
+from pipeline.summary import length_hist
 
 INGEST_VERSION = "1"
 RAW_PREVIEW = 1000  # characters of a bad record kept in quarantine
@@ -89,8 +90,10 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
     def flush() -> None:
         k = len(shards)
         name = f"{task.fingerprint}-{k:05d}"
-        write_ipc(out / f"{name}.arrow", pa.table(rows, schema=SHARD_SCHEMA))
-        shards.append({"id": name, "rows": len(rows["id"])})
+        table = pa.table(rows, schema=SHARD_SCHEMA)
+        write_ipc(out / f"{name}.arrow", table)
+        shards.append({"id": name, "rows": len(rows["id"]),
+                       "length_hist": length_hist(table["text"])})
         for col in rows.values():
             col.clear()
 

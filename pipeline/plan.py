@@ -52,12 +52,14 @@ def plan_stages(config: dict[str, Any], work: Path, shard_ids: list[str]) -> lis
     upstream = root_fingerprint(config["input"])
     shards_hash = hashlib.sha256("\n".join(shard_ids).encode()).hexdigest()[:16]
     planned = []
-    for params, key in zip(config["stages"], stage_keys(config["stages"])):
+    last = len(config["stages"]) - 1
+    for i, (params, key) in enumerate(zip(config["stages"], stage_keys(config["stages"]))):
         stage = build_stage(params)
         is_global = isinstance(stage, GlobalStage)
         fp = stage.fingerprint(f"{upstream}+{shards_hash}" if is_global else upstream)
         out = work / ("global" if is_global else "stages") / f"{key.replace('#', '_')}-{fp}"
         state = str(out / "state.arrow") if is_global else None
-        planned.append(PlannedStage(stage, StageStep(params, key, fp, str(out), state), is_global))
+        step = StageStep(params, key, fp, str(out), state, summarize=i == last)
+        planned.append(PlannedStage(stage, step, is_global))
         upstream = fp
     return planned

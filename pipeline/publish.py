@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash
-from pipeline.io.arrow_files import read_ipc, write_json, write_parquet
-from pipeline.manifest import Summary, environment
+from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
+from pipeline.manifest import environment
 from pipeline.plan import PlannedStage
+from pipeline.shard_tables import load_output
 from pipeline.store import DatasetStore
+from pipeline.summary import merge, shard_summary
 
 OUT_COLUMNS = ["id", "text", "meta", "stats"]
 EXAMPLE_CHARS = 160
@@ -50,6 +54,10 @@ def published_table(table: pa.Table, extra: tuple[str, ...] = ()) -> pa.Table:
     return pa.table(cols)
 
 
+def _existing(paths: Iterable[Path]) -> list[Path]:
+    return [p for p in paths if p.exists()]
+
+
 def _file_entry(path: Path, root: Path, rows: int) -> dict[str, Any]:
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return {"path": path.relative_to(root).as_posix(), "rows": rows, "bytes": path.stat().st_size,
@@ -59,10 +67,9 @@ def _file_entry(path: Path, root: Path, rows: int) -> dict[str, Any]:
 def write_outputs(tmp: Path, planned: list[PlannedStage], shards: list[dict[str, Any]],
                   markers: list[dict[str, Any]], level: int, examples_per_reason: int
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Write data/rejected/quarantine parquet; return (file entries, card material)."""
+    """Write data/rejected/quarantine parquet; return (file entries, dropped examples)."""
     files: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, str]]] = {}
-    summary = Summary()
     last = Path(planned[-1].step.out_dir)
 
     def emit(table: pa.Table, rel: str, always: bool = False) -> None:
@@ -72,26 +79,38 @@ def write_outputs(tmp: Path, planned: list[PlannedStage], shards: list[dict[str,
 
     for shard in shards:
         i, sid = shard["index"], shard["id"]
-        final = read_ipc(last / f"{sid}.arrow")
-        summary.add_input(read_ipc(Path(shard["input"]))["text"])
-        summary.add_kept(final)
-        kept = published_table(final)
+        kept = published_table(load_output(last / f"{sid}.arrow"))
         emit(kept, f"data/part-{i:05d}.parquet", always=True)
-        rejected = [published_table(read_ipc(Path(p.step.out_dir) / f"{sid}.rejected.arrow"),
-                                    ("reason",)) for p in planned]
-        rej = pa.concat_tables(rejected)
+        rejected = [published_table(read_ipc(f), ("reason",)) for f in
+                    _existing(Path(p.step.out_dir) / f"{sid}.rejected.arrow" for p in planned)]
+        rej = pa.concat_tables(rejected) if rejected else pa.table(
+            {c: pa.array([], pa.string()) for c in [*OUT_COLUMNS, "reason"]})
         for rid, text, reason in zip(rej["id"].to_pylist(), rej["text"].to_pylist(),
                                      rej["reason"].to_pylist()):
             bucket = examples.setdefault(reason, [])
             if len(bucket) < examples_per_reason:
                 bucket.append({"id": rid, "text": text[:EXAMPLE_CHARS]})
         emit(rej, f"rejected/part-{i:05d}.parquet")
-        quarantined = pa.concat_tables(
-            [read_ipc(Path(p.step.out_dir) / f"{sid}.quarantine.arrow") for p in planned])
-        emit(quarantined, f"quarantine/part-{i:05d}.parquet")
+        quarantined = [read_ipc(f) for f in _existing(
+            Path(p.step.out_dir) / f"{sid}.quarantine.arrow" for p in planned)]
+        if quarantined:
+            emit(pa.concat_tables(quarantined), f"quarantine/part-{i:05d}.parquet")
     for j, m in enumerate(markers):
         emit(read_ipc(Path(m["dir"]) / "quarantine.arrow"), f"quarantine/read-{j:05d}.parquet")
-    return files, {"examples": examples, "summary": summary.result()}
+    return files, examples
+
+
+def gather_summary(planned: list[PlannedStage], shards: list[dict[str, Any]],
+                   markers: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge the workers' shard summaries (computing any a reused marker lacks)."""
+    last = Path(planned[-1].step.out_dir)
+    kept = []
+    for shard in shards:
+        done = read_json(last / f"{shard['id']}.done.json")
+        kept.append(done.get("summary")
+                    or shard_summary(load_output(last / f"{shard['id']}.arrow")))
+    inputs = [s["length_hist"] for m in markers for s in m["shards"]]
+    return merge(inputs, kept)
 
 
 def check_accounting(markers: list[dict[str, Any]], stages: list[dict[str, Any]]
@@ -110,32 +129,31 @@ def check_accounting(markers: list[dict[str, Any]], stages: list[dict[str, Any]]
 
 def publish(config: dict[str, Any], config_path: str, store: DatasetStore,
             markers: list[dict[str, Any]], planned: list[PlannedStage],
-            shards: list[dict[str, Any]], stages: list[dict[str, Any]], started: float
-            ) -> dict[str, Any]:
-    from data_cards.render import render_card, render_plots
+            shards: list[dict[str, Any]], stages: list[dict[str, Any]], started: float,
+            plotter: PlotWorker) -> dict[str, Any]:
+    from data_cards.render import render_card
 
     counts = check_accounting(markers, stages)
     name = store.next_version_name()
     tmp = store.staging_dir(name)
-    files, samples = write_outputs(tmp, planned, shards, markers,
-                                   config["output"]["compression_level"],
-                                   config["card"]["examples_per_reason"])
-    manifest = {
+    manifest: dict[str, Any] = {
         "name": config["name"], "version": name, "config_path": config_path,
         "config": config, "config_hash": config_hash(config),
         **environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "seconds": round(time.time() - started, 3),
         "inputs": [{k: m[k] for k in ("path", "format", "bytes", "sha256", "records",
                                       "quarantined")} for m in markers],
-        "counts": counts, "accounting_ok": True,
-        "stages": stages, "outputs": files,
-        "examples": samples["examples"],
-        "summary": samples["summary"],
+        "counts": counts, "accounting_ok": True, "stages": stages,
+        "summary": gather_summary(planned, shards, markers),
     }
+    plotter.start(manifest, tmp / "plots")  # drawn while the data files are written
+    manifest["outputs"], manifest["examples"] = write_outputs(
+        tmp, planned, shards, markers, config["output"]["compression_level"],
+        config["card"]["examples_per_reason"])
+    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    manifest["seconds"] = round(time.time() - started, 3)
     write_json(tmp / "manifest.json", manifest)
-    render_plots(manifest, tmp / "plots")
     (tmp / "README.md").write_text(render_card(manifest), "utf-8")
+    plotter.wait()
     final = store.commit(tmp, name)
     return {"status": "published", "version": str(final), "counts": counts, "stages": stages}

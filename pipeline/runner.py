@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash, expand_inputs
 from pipeline.executors import Executor, make_executor
 from pipeline.global_phases import ReduceTask, ScanTask, run_finalize, run_reduce, run_scan
@@ -51,7 +52,8 @@ def _done(step_dir: str, shard_id: str) -> bool:
 
 
 def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, Any]],
-                            executor: Executor, progress: Progress) -> None:
+                            executor: Executor, progress: Progress,
+                            max_error_fraction: float) -> None:
     """Submit, per shard, the steps of the segment that are not done yet."""
     tasks = []
     bars = {p.key: progress.bar(p.key, unit="rec") for p in segment}
@@ -72,6 +74,12 @@ def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, 
     executor.map(run_segment, tasks, on_result=on_result)
     for bar in bars.values():
         bar.close()
+    for total in collect_stage_results(segment, shards):
+        if total["quarantined"] > max_error_fraction * max(total["in"], 1):
+            raise RunError(f"stage {total['name']} quarantined {total['quarantined']} of "
+                           f"{total['in']} records, more than executor.max_error_fraction="
+                           f"{max_error_fraction}; see {segment[0].step.out_dir}/*.quarantine"
+                           ".arrow for the errors")
 
 
 def run_global_phases(planned: PlannedStage, shards: list[dict[str, Any]], input_dir: str | None,
@@ -116,12 +124,14 @@ def process(config: dict[str, Any], markers: list[dict[str, Any]], store: Datase
     for p in planned:
         if p.is_global:
             if segment:
-                run_segment_over_shards(segment, shards, executor, progress)
+                run_segment_over_shards(segment, shards, executor, progress,
+                                        config["executor"]["max_error_fraction"])
                 prev_dir = segment[-1].step.out_dir
             segment = []
             run_global_phases(p, shards, prev_dir, executor, progress)
         segment.append(p)
-    run_segment_over_shards(segment, shards, executor, progress)
+    run_segment_over_shards(segment, shards, executor, progress,
+                            config["executor"]["max_error_fraction"])
     return planned, shards
 
 
@@ -154,6 +164,7 @@ def run(config: dict[str, Any], config_path: str, force: bool = False,
     started = time.time()
     with store.lock():
         store.clean_partial_versions()
+        plotter = PlotWorker()
         executor = make_executor(config["executor"])
         try:
             markers = ingest(config, store.work, executor, progress)
@@ -163,7 +174,10 @@ def run(config: dict[str, Any], config_path: str, force: bool = False,
                         "message": f"nothing new: {same} already holds this config and input "
                                    "(use --force to publish again)"}
             planned, shards = process(config, markers, store, executor, progress)
+            executor.close()
+            stages = collect_stage_results(planned, shards)
+            return publish(config, config_path, store, markers, planned, shards, stages,
+                           started, plotter)
         finally:
             executor.close()
-        stages = collect_stage_results(planned, shards)
-        return publish(config, config_path, store, markers, planned, shards, stages, started)
+            plotter.close()

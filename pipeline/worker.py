@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, write_ipc, write_json
 from pipeline.record import Doc
 from pipeline.schema import build_stage
+from pipeline.shard_tables import Originals, build_rows, load_output, table_to_docs, write_output
 from pipeline.stage import GlobalStage, Stage
+from pipeline.summary import shard_summary
 
 _INSTANCES: dict[str, Stage] = {}
 _STATES: dict[str, Any] = {}
@@ -35,6 +36,7 @@ class StageStep:
     fingerprint: str
     out_dir: str
     state_path: str | None = None  # set for the apply phase of a global stage
+    summarize: bool = False  # the run's last stage: summarize kept records for the card
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,6 @@ def _state(stage: GlobalStage, step: StageStep) -> Any:
     return _STATES[step.fingerprint]
 
 
-def table_to_docs(table: pa.Table) -> list[Doc]:
-    ids, texts, metas = (table.column(c).to_pylist() for c in ("id", "text", "meta"))
-    return [Doc(i, t, m, row=r) for r, (i, t, m) in enumerate(zip(ids, texts, metas))]
-
-
 def _call(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) -> list[Doc]:
     if isinstance(stage, GlobalStage):
         return stage.apply(docs, shard_index, _state(stage, step))
@@ -91,44 +88,11 @@ def run_stage(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) 
         return out
 
 
-def _stats_json(doc: Doc) -> str | None:
-    return orjson.dumps(doc.stats).decode() if doc.stats else None
-
-
-def _build(upstream: pa.Table, docs: list[Doc], key: str, extra: dict[str, list[Any]]
-           ) -> pa.Table:
-    """Rows for ``docs``: carried stats columns from upstream plus this stage's stats."""
-    rows = [d.row for d in docs]
-    carried = [c for c in upstream.column_names if c.startswith("stats.")]
-    cols: dict[str, Any] = {
-        "id": pa.array([d.id for d in docs], pa.string()),
-        "text": pa.array([d.text for d in docs], pa.string()),
-        "meta": pa.array([d.meta_out() for d in docs], pa.string()),
-        "_line": pa.array([upstream["_line"][r].as_py() if r >= 0 else -1 for r in rows]
-                          if any(r < 0 for r in rows) else
-                          upstream["_line"].take(pa.array(rows, pa.int64())), pa.int64()),
-    }
-    if carried:
-        if all(r >= 0 for r in rows):
-            taken = upstream.select(carried).take(pa.array(rows, pa.int64()))
-            for c in carried:
-                cols[c] = taken[c]
-        else:
-            for c in carried:
-                col = upstream[c]
-                cols[c] = pa.array([col[r].as_py() if r >= 0 else None for r in rows], pa.string())
-    stats = [_stats_json(d) for d in docs]
-    if any(s is not None for s in stats):
-        cols[f"stats.{key}"] = pa.array(stats, pa.string())
-    for name, values in extra.items():
-        cols[name] = pa.array(values, pa.string())
-    return pa.table(cols)
-
-
 def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
     """Run the segment's stages over one shard; returns one result dict per step run."""
     results = []
-    table = read_ipc(Path(task.input_path))
+    upstream_path = Path(task.input_path)
+    table = load_output(upstream_path)
     docs: list[Doc] | None = None
     for step in task.steps:
         started = time.perf_counter()
@@ -136,20 +100,27 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
         if docs is None:
             docs = table_to_docs(table)
         n_in = len(docs)
+        orig = Originals(docs)
         out = run_stage(stage, step, docs, task.shard_index)
         kept = [d for d in out if d.error is None and d.reason is None]
         rejected = [d for d in out if d.error is None and d.reason is not None]
         broken = [d for d in out if d.error is not None]
         base = Path(step.out_dir) / task.shard_id
         reasons = [f"{step.params['type']}:{d.reason}" for d in rejected]
-        write_ipc(base.with_suffix(".rejected.arrow"),
-                  _build(table, rejected, step.key, {"reason": reasons}))
-        write_ipc(base.with_suffix(".quarantine.arrow"), _quarantine(task, step, table, broken))
-        kept_table = _build(table, kept, step.key, {})
-        write_ipc(base.with_suffix(".arrow"), kept_table)
+        if rejected:  # side files are written only when non-empty (the marker has counts)
+            write_ipc(base.with_suffix(".rejected.arrow"),
+                      build_rows(table, orig, rejected, step.key, {"reason": reasons})[0])
+        if broken:
+            write_ipc(base.with_suffix(".quarantine.arrow"),
+                      _quarantine(task, step, table, broken))
+        kept_table, delta = build_rows(table, orig, kept, step.key)
+        write_output(base.with_suffix(".arrow"), kept_table, delta, upstream_path)
+        upstream_path = base.with_suffix(".arrow")
         result = {"shard": task.shard_id, "key": step.key, "in": n_in, "out": len(kept),
                   "dropped": dict(Counter(reasons)), "quarantined": len(broken),
                   "seconds": time.perf_counter() - started}
+        if step.summarize:
+            result["summary"] = shard_summary(kept_table)
         write_json(base.with_suffix(".done.json"), result)
         results.append(result)
         table = kept_table

@@ -71,6 +71,11 @@ def record_from_object(obj: Any, line: int, opts: InputOptions, size: int) -> So
         return SourceRecord(line, error=f"missing text field {opts.text_field!r}", raw_bytes=size)
     rid = obj.get(opts.id_field) if opts.id_field else None
     meta: dict[str, Any] = {}
+    if len(obj) <= 3 and isinstance(obj.get("meta", {}), dict) and obj.keys() <= {
+            opts.text_field, opts.id_field, "meta"}:  # fast path: the canonical layout
+        return SourceRecord(line, id=None if rid is None else str(rid),
+                            text=obj[opts.text_field], meta=obj.get("meta") or {},
+                            raw_bytes=size)
     for key, value in obj.items():
         if key in (opts.text_field, opts.id_field):
             continue

@@ -1,0 +1,45 @@
+"""Shared fixtures: run the real CLI, write small inputs, read published versions."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_WEB = REPO.parent / "shared" / "data" / "web"
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def run_cli(*args: str, cwd: Path | str = REPO, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``python run.py ARGS`` as a real process (exit codes and stderr as a user sees)."""
+    return subprocess.run([sys.executable, str(REPO / "run.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
+    return path
+
+
+def write_config(path: Path, inputs: list[str], out: Path, stages: list[dict] | None = None,
+                 name: str = "t", **sections: dict) -> Path:
+    import yaml
+
+    config = {"name": name, "input": {"paths": inputs, **sections.pop("input", {})},
+              "output": {"dir": str(out)}, "executor": sections.pop("executor", {"workers": 1}),
+              "stages": stages or [{"type": "noop"}], **sections}
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+    return path
+
+
+@pytest.fixture
+def repo() -> Path:
+    return REPO
