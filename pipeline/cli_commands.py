@@ -23,9 +23,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result["status"] == "unchanged":
         print(result["message"])
         return 0
-    c = result["counts"]
-    print(f"published {result['version']}: input {c['input']} = kept {c['kept']} + rejected "
-          f"{c['rejected']} + quarantined {c['quarantined']}")
+    for d in result["datasets"]:
+        c = d["counts"]
+        print(f"published {d['version']}: input {c['input']} = kept {c['kept']} + rejected "
+              f"{c['rejected']} + quarantined {c['quarantined']}")
     for s in result["stages"]:
         rate = s["in"] / s["seconds"] if s["seconds"] else float("inf")
         print(f"  {s['name']:<16} in {s['in']:>9}  out {s['out']:>9}  "

@@ -48,18 +48,46 @@ def root_fingerprint(input_cfg: dict[str, Any]) -> str:
                           ).hexdigest()[:16]
 
 
+@dataclass(frozen=True)
+class PublishPoint:
+    """A dataset published from the records after stage ``index``.
+
+    ``start``: index of the generating stage whose records this dataset counts (None: the
+    input records). Its accounting covers stages ``start .. index`` (or ingest .. index).
+    """
+
+    dataset: str
+    index: int
+    start: int | None
+
+
+def publish_points(config: dict[str, Any]) -> list[PublishPoint]:
+    """Stages marked ``publish: NAME``; the last stage publishes as ``name`` if unmarked."""
+    from pipeline.registry import STAGES
+
+    points, start = [], None
+    stages = config["stages"]
+    for i, params in enumerate(stages):
+        if STAGES[params["type"]].generates:
+            start = i
+        dataset = params.get("publish") or (config["name"] if i == len(stages) - 1 else None)
+        if dataset:
+            points.append(PublishPoint(dataset, i, start))
+    return points
+
+
 def plan_stages(config: dict[str, Any], work: Path, shard_ids: list[str]) -> list[PlannedStage]:
     upstream = root_fingerprint(config["input"])
     shards_hash = hashlib.sha256("\n".join(shard_ids).encode()).hexdigest()[:16]
     planned = []
-    last = len(config["stages"]) - 1
+    summarized = {p.index for p in publish_points(config)}
     for i, (params, key) in enumerate(zip(config["stages"], stage_keys(config["stages"]))):
         stage = build_stage(params)
         is_global = isinstance(stage, GlobalStage)
         fp = stage.fingerprint(f"{upstream}+{shards_hash}" if is_global else upstream)
         out = work / ("global" if is_global else "stages") / f"{key.replace('#', '_')}-{fp}"
         state = str(out / "state.arrow") if is_global else None
-        step = StageStep(params, key, fp, str(out), state, summarize=i == last)
+        step = StageStep(params, key, fp, str(out), state, summarize=i in summarized)
         planned.append(PlannedStage(stage, step, is_global))
         upstream = fp
     return planned

@@ -1,4 +1,7 @@
-"""Publish a finished run as an immutable version: data files, manifest, card, plots.
+"""Publish a finished run as immutable versions: data files, manifest, card, plots.
+
+A run publishes one version per publish point (see :func:`pipeline.plan.publish_points`):
+the curated corpus, and for synthesis configs the generated sets (e.g. SFT, preferences).
 
 Files: ``data/part-NNNNN.parquet`` (kept, one per shard), ``rejected/part-NNNNN.parquet``
 (every stage's drops for that shard, with ``reason``), ``quarantine/read-NNNNN.parquet``
@@ -21,7 +24,7 @@ from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash
 from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
 from pipeline.manifest import environment
-from pipeline.plan import PlannedStage
+from pipeline.plan import PlannedStage, PublishPoint
 from pipeline.shard_tables import load_output
 from pipeline.store import DatasetStore
 from pipeline.summary import merge, shard_summary
@@ -64,13 +67,14 @@ def _file_entry(path: Path, root: Path, rows: int) -> dict[str, Any]:
             "sha256": digest}
 
 
-def write_outputs(tmp: Path, planned: list[PlannedStage], shards: list[dict[str, Any]],
-                  markers: list[dict[str, Any]], level: int, examples_per_reason: int
+def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, Any]],
+                  read_markers: list[dict[str, Any]], level: int, examples_per_reason: int
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Write data/rejected/quarantine parquet; return (file entries, dropped examples)."""
+    """Write data/rejected/quarantine parquet for the stages in ``span`` (and the read
+    quarantine when given); return (file entries, dropped examples per reason)."""
     files: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, str]]] = {}
-    last = Path(planned[-1].step.out_dir)
+    last = Path(span[-1].step.out_dir)
 
     def emit(table: pa.Table, rel: str, always: bool = False) -> None:
         if table.num_rows or always:
@@ -79,76 +83,91 @@ def write_outputs(tmp: Path, planned: list[PlannedStage], shards: list[dict[str,
 
     for shard in shards:
         i, sid = shard["index"], shard["id"]
-        kept = published_table(load_output(last / f"{sid}.arrow"))
-        emit(kept, f"data/part-{i:05d}.parquet", always=True)
+        emit(published_table(load_output(last / f"{sid}.arrow")), f"data/part-{i:05d}.parquet",
+             always=True)
         rejected = [published_table(read_ipc(f), ("reason",)) for f in
-                    _existing(Path(p.step.out_dir) / f"{sid}.rejected.arrow" for p in planned)]
-        rej = pa.concat_tables(rejected) if rejected else pa.table(
-            {c: pa.array([], pa.string()) for c in [*OUT_COLUMNS, "reason"]})
-        for rid, text, reason in zip(rej["id"].to_pylist(), rej["text"].to_pylist(),
-                                     rej["reason"].to_pylist()):
-            bucket = examples.setdefault(reason, [])
-            if len(bucket) < examples_per_reason:
-                bucket.append({"id": rid, "text": text[:EXAMPLE_CHARS]})
-        emit(rej, f"rejected/part-{i:05d}.parquet")
+                    _existing(Path(p.step.out_dir) / f"{sid}.rejected.arrow" for p in span)]
+        if rejected:
+            rej = pa.concat_tables(rejected)
+            for rid, text, reason in zip(rej["id"].to_pylist(), rej["text"].to_pylist(),
+                                         rej["reason"].to_pylist()):
+                bucket = examples.setdefault(reason, [])
+                if len(bucket) < examples_per_reason:
+                    bucket.append({"id": rid, "text": text[:EXAMPLE_CHARS]})
+            emit(rej, f"rejected/part-{i:05d}.parquet")
         quarantined = [read_ipc(f) for f in _existing(
-            Path(p.step.out_dir) / f"{sid}.quarantine.arrow" for p in planned)]
+            Path(p.step.out_dir) / f"{sid}.quarantine.arrow" for p in span)]
         if quarantined:
             emit(pa.concat_tables(quarantined), f"quarantine/part-{i:05d}.parquet")
-    for j, m in enumerate(markers):
+    for j, m in enumerate(read_markers):
         emit(read_ipc(Path(m["dir"]) / "quarantine.arrow"), f"quarantine/read-{j:05d}.parquet")
     return files, examples
 
 
-def gather_summary(planned: list[PlannedStage], shards: list[dict[str, Any]],
-                   markers: list[dict[str, Any]]) -> dict[str, Any]:
-    """Merge the workers' shard summaries (computing any a reused marker lacks)."""
-    last = Path(planned[-1].step.out_dir)
+def gather_summary(step_dir: Path, shards: list[dict[str, Any]], input_hists: list[list[int]]
+                   ) -> dict[str, Any]:
+    """Merge the workers' shard summaries (computing any that a reused marker lacks)."""
     kept = []
     for shard in shards:
-        done = read_json(last / f"{shard['id']}.done.json")
+        done = read_json(step_dir / f"{shard['id']}.done.json")
         kept.append(done.get("summary")
-                    or shard_summary(load_output(last / f"{shard['id']}.arrow")))
-    inputs = [s["length_hist"] for m in markers for s in m["shards"]]
-    return merge(inputs, kept)
+                    or shard_summary(load_output(step_dir / f"{shard['id']}.arrow")))
+    return merge(input_hists, kept)
 
 
-def check_accounting(markers: list[dict[str, Any]], stages: list[dict[str, Any]]
-                     ) -> dict[str, int]:
-    counts = {"input": sum(m["records"] for m in markers),
-              "kept": stages[-1]["out"],
-              "rejected": sum(sum(s["dropped"].values()) for s in stages),
-              "quarantined": sum(m["quarantined"] for m in markers)
-              + sum(s["quarantined"] for s in stages)}
+def count_records(point: PublishPoint, markers: list[dict[str, Any]],
+                  stages: list[dict[str, Any]]) -> dict[str, int]:
+    """input = kept + rejected + quarantined over the point's span, or AccountingError."""
+    first = point.start if point.start is not None else 0
+    span = stages[first:point.index + 1]
+    if point.start is None:
+        counts = {"input": sum(m["records"] for m in markers),
+                  "quarantined": sum(m["quarantined"] for m in markers)}
+    else:  # every record the generating stage emitted, kept or not
+        g = stages[point.start]
+        counts = {"input": g["out"] + sum(g["dropped"].values()) + g["quarantined"],
+                  "quarantined": 0}
+    counts = {"input": counts["input"], "kept": span[-1]["out"],
+              "rejected": sum(sum(s["dropped"].values()) for s in span),
+              "quarantined": counts["quarantined"] + sum(s["quarantined"] for s in span)}
     if counts["input"] != counts["kept"] + counts["rejected"] + counts["quarantined"]:
-        raise AccountingError(f"records unaccounted for: input {counts['input']} != kept "
-                              f"{counts['kept']} + rejected {counts['rejected']} + quarantined "
-                              f"{counts['quarantined']}")
+        raise AccountingError(f"{point.dataset}: records unaccounted for: input "
+                              f"{counts['input']} != kept {counts['kept']} + rejected "
+                              f"{counts['rejected']} + quarantined {counts['quarantined']}")
     return counts
 
 
-def publish(config: dict[str, Any], config_path: str, store: DatasetStore,
+def publish(config: dict[str, Any], config_path: str, store: DatasetStore, point: PublishPoint,
             markers: list[dict[str, Any]], planned: list[PlannedStage],
             shards: list[dict[str, Any]], stages: list[dict[str, Any]], started: float,
             plotter: PlotWorker) -> dict[str, Any]:
+    """Publish the records after ``point.index`` as the next version of ``point.dataset``."""
     from data_cards.render import render_card
 
-    counts = check_accounting(markers, stages)
+    counts = count_records(point, markers, stages)
+    first = point.start if point.start is not None else 0
+    span, span_stats = planned[first:point.index + 1], stages[first:point.index + 1]
+    read_markers = markers if point.start is None else []
+    if point.start is None:
+        input_hists = [s["length_hist"] for m in markers for s in m["shards"]]
+    else:
+        input_hists = []
     name = store.next_version_name()
     tmp = store.staging_dir(name)
     manifest: dict[str, Any] = {
-        "name": config["name"], "version": name, "config_path": config_path,
-        "config": config, "config_hash": config_hash(config),
-        **environment(),
+        "name": point.dataset, "version": name, "config_name": config["name"],
+        "config_path": config_path, "config": config, "config_hash": config_hash(config),
+        "published_after_stage": span[-1].key, **environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "inputs": [{k: m[k] for k in ("path", "format", "bytes", "sha256", "records",
                                       "quarantined")} for m in markers],
-        "counts": counts, "accounting_ok": True, "stages": stages,
-        "summary": gather_summary(planned, shards, markers),
+        "counts": counts, "accounting_ok": True, "stages": span_stats,
+        "synthetic": point.start is not None,
+        "summary": gather_summary(Path(span[-1].step.out_dir), shards, input_hists),
     }
     plotter.start(manifest, tmp / "plots")  # drawn while the data files are written
     manifest["outputs"], manifest["examples"] = write_outputs(
-        tmp, planned, shards, markers, config["output"]["compression_level"],
+        tmp, span, shards, read_markers, config["output"]["compression_level"],
         config["card"]["examples_per_reason"])
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest["seconds"] = round(time.time() - started, 3)
@@ -156,4 +175,5 @@ def publish(config: dict[str, Any], config_path: str, store: DatasetStore,
     (tmp / "README.md").write_text(render_card(manifest), "utf-8")
     plotter.wait()
     final = store.commit(tmp, name)
-    return {"status": "published", "version": str(final), "counts": counts, "stages": stages}
+    return {"dataset": point.dataset, "status": "published", "version": str(final),
+            "counts": counts, "stages": span_stats}

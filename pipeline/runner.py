@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from pipeline.executors import Executor, make_executor
 from pipeline.global_phases import ReduceTask, ScanTask, run_finalize, run_reduce, run_scan
 from pipeline.ingest import make_tasks, run_ingest
 from pipeline.io.arrow_files import read_json
-from pipeline.plan import PlannedStage, plan_stages
+from pipeline.plan import PlannedStage, plan_stages, publish_points
 from pipeline.progress import Progress
 from pipeline.publish import publish
 from pipeline.store import DatasetStore
@@ -53,8 +54,11 @@ def _done(step_dir: str, shard_id: str) -> bool:
 
 def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, Any]],
                             executor: Executor, progress: Progress,
-                            max_error_fraction: float) -> None:
-    """Submit, per shard, the steps of the segment that are not done yet."""
+                            max_error_fraction: float, input_dir: str | None) -> None:
+    """Submit, per shard, the steps of the segment that are not done yet.
+
+    ``input_dir``: where the segment's input shards are (the previous stage's outputs);
+    None for the ingested shards."""
     tasks = []
     bars = {p.key: progress.bar(p.key, unit="rec") for p in segment}
     for shard in shards:
@@ -62,8 +66,12 @@ def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, 
                       if not _done(p.step.out_dir, shard["id"])), None)
         if first is None:
             continue
-        input_path = (Path(segment[first - 1].step.out_dir) / f"{shard['id']}.arrow"
-                      if first > 0 else Path(shard["input"]))
+        if first > 0:
+            input_path = Path(segment[first - 1].step.out_dir) / f"{shard['id']}.arrow"
+        elif input_dir is not None:
+            input_path = Path(input_dir) / f"{shard['id']}.arrow"
+        else:
+            input_path = Path(shard["input"])
         tasks.append(SegmentTask(shard["id"], shard["index"], shard["source"], str(input_path),
                                  tuple(p.step for p in segment[first:])))
 
@@ -120,18 +128,20 @@ def process(config: dict[str, Any], markers: list[dict[str, Any]], store: Datase
                            "input": str(Path(m["dir"]) / f"{s['id']}.arrow"), "rows": s["rows"]})
     planned = plan_stages(config, store.work, [s["id"] for s in shards])
     segment: list[PlannedStage] = []
-    prev_dir: str | None = None
+    prev_dir: str | None = None  # output dir of the last stage run so far
+    seg_input: str | None = None  # input dir of the current segment (None: ingested shards)
     for p in planned:
         if p.is_global:
             if segment:
                 run_segment_over_shards(segment, shards, executor, progress,
-                                        config["executor"]["max_error_fraction"])
+                                        config["executor"]["max_error_fraction"], seg_input)
                 prev_dir = segment[-1].step.out_dir
             segment = []
             run_global_phases(p, shards, prev_dir, executor, progress)
+            seg_input = prev_dir
         segment.append(p)
     run_segment_over_shards(segment, shards, executor, progress,
-                            config["executor"]["max_error_fraction"])
+                            config["executor"]["max_error_fraction"], seg_input)
     return planned, shards
 
 
@@ -158,26 +168,40 @@ def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, An
 
 def run(config: dict[str, Any], config_path: str, force: bool = False,
         progress: Progress | None = None) -> dict[str, Any]:
-    """Run and publish; returns a summary (version path, counts) for the CLI."""
+    """Run and publish every publish point; returns a summary for the CLI.
+
+    ``status``: ``published`` (``datasets`` lists each new version) or ``unchanged`` (every
+    dataset already has a version built from this config and these input bytes).
+    """
     progress = progress or Progress()
-    store = DatasetStore(Path(config["output"]["dir"]) / config["name"])
+    out_dir = Path(config["output"]["dir"])
+    store = DatasetStore(out_dir / config["name"])
+    points = publish_points(config)
+    stores = {p.dataset: DatasetStore(out_dir / p.dataset) for p in points}
     started = time.time()
-    with store.lock():
-        store.clean_partial_versions()
+    with ExitStack() as locks:
+        for root in sorted({store.root, *(s.root for s in stores.values())}):
+            locks.enter_context(DatasetStore(root).lock())
+        for s in {store.root: store, **{v.root: v for v in stores.values()}}.values():
+            s.clean_partial_versions()
         plotter = PlotWorker()
         executor = make_executor(config["executor"])
         try:
             markers = ingest(config, store.work, executor, progress)
-            same = store.find_same_run(config_hash(config), [m["sha256"] for m in markers])
-            if same and not force:
-                return {"status": "unchanged", "version": str(same),
-                        "message": f"nothing new: {same} already holds this config and input "
-                                   "(use --force to publish again)"}
+            shas = [m["sha256"] for m in markers]
+            same = [stores[p.dataset].find_same_run(config_hash(config), shas) for p in points]
+            if all(same) and not force:
+                listed = ", ".join(str(v) for v in same)
+                return {"status": "unchanged", "versions": [str(v) for v in same],
+                        "message": f"nothing new: {listed} already built from this config and "
+                                   "input (use --force to publish again)"}
             planned, shards = process(config, markers, store, executor, progress)
             executor.close()
             stages = collect_stage_results(planned, shards)
-            return publish(config, config_path, store, markers, planned, shards, stages,
-                           started, plotter)
+            published = [publish(config, config_path, stores[p.dataset], p, markers, planned,
+                                 shards, stages, started, plotter)
+                          for p, v in zip(points, same) if force or v is None]
+            return {"status": "published", "datasets": published, "stages": stages}
         finally:
             executor.close()
             plotter.close()

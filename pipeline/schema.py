@@ -135,8 +135,14 @@ def check_stage_params(index: int, given: Any) -> dict[str, Any]:
     cls = STAGES[stype]
     types_ = stage_param_types(cls)
     out: dict[str, Any] = {"type": stype}
+    if "publish" in given:
+        name = given["publish"]
+        if not isinstance(name, str) or not name or "/" in name or name.startswith((".", "_")):
+            raise ConfigError(f"{where}.publish: a dataset name (non-empty, no '/', not starting "
+                              f"with '.' or '_'), got {name!r}")
+        out["publish"] = name
     for key, value in given.items():
-        if key == "type":
+        if key in ("type", "publish"):
             continue
         if key not in types_:
             raise ConfigError(f"{where} ({stype}).{key}: unknown parameter; allowed: "
@@ -145,6 +151,8 @@ def check_stage_params(index: int, given: Any) -> dict[str, Any]:
             raise ConfigError(f"{where} ({stype}).{key}: expected {type_name(types_[key])}, "
                               f"got {value!r}")
     for f in dataclasses.fields(cls):
+        if f.name in ("type", "publish"):
+            raise ConfigError(f"stage class {cls.__name__} may not have a parameter {f.name!r}")
         if f.name in given:
             out[f.name] = given[f.name]
         elif f.default is not dataclasses.MISSING:
@@ -165,7 +173,7 @@ def build_stage(params: dict[str, Any]) -> Any:
     from pipeline.registry import STAGES
 
     cls = STAGES[params["type"]]
-    kwargs = {k: v for k, v in params.items() if k != "type"}
+    kwargs = {k: v for k, v in params.items() if k not in ("type", "publish")}
     for name, tp in stage_param_types(cls).items():
         if name in kwargs and typing.get_origin(tp) is tuple and isinstance(kwargs[name], list):
             kwargs[name] = tuple(kwargs[name])

@@ -37,6 +37,10 @@ class Stage:
     kind: ClassVar[str] = "map"
     #: Parameters that do not change output (left out of the fingerprint).
     operational: ClassVar[frozenset[str]] = frozenset()
+    #: True for stages whose output records are new ones derived from their input (LLM
+    #: synthesis: one document → k instruction pairs). Accounting restarts at such a stage:
+    #: its input records are consumed, the records it creates are the next dataset's input.
+    generates: ClassVar[bool] = False
 
     def setup(self) -> None:
         """Load heavy resources (models, dictionaries). Called once per worker, lazily."""

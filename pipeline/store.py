@@ -64,13 +64,15 @@ class DatasetStore:
             shutil.rmtree(p, ignore_errors=True)
 
     def find_same_run(self, config_hash: str, input_sha256: list[str]) -> Path | None:
-        """A published version made from exactly this config and these input bytes."""
-        for version in reversed(self.versions()):
-            manifest = json.loads((version / "manifest.json").read_text("utf-8"))
-            shas = [f["sha256"] for f in manifest.get("inputs", [])]
-            if manifest.get("config_hash") == config_hash and shas == input_sha256:
-                self.point_latest(self.versions()[-1])
-                return version
+        """The latest version, if it was made from exactly this config and these input bytes."""
+        versions = self.versions()
+        if not versions:
+            return None
+        manifest = json.loads((versions[-1] / "manifest.json").read_text("utf-8"))
+        shas = [f["sha256"] for f in manifest.get("inputs", [])]
+        if manifest.get("config_hash") == config_hash and shas == input_sha256:
+            self.point_latest(versions[-1])  # repairs a pointer a killed publish left behind
+            return versions[-1]
         return None
 
     def staging_dir(self, name: str) -> Path:

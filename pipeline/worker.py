@@ -95,8 +95,8 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
     table = load_output(upstream_path)
     docs: list[Doc] | None = None
     for step in task.steps:
+        stage = get_stage(step)  # setup (model loading) is not counted as processing time
         started = time.perf_counter()
-        stage = get_stage(step)
         if docs is None:
             docs = table_to_docs(table)
         n_in = len(docs)

@@ -87,8 +87,9 @@ def test_stage_errors_quarantine_only_the_culprit(tmp_path: Path, monkeypatch) -
                                stages=[{"type": "explodes"}],
                                executor={"workers": 1, "max_error_fraction": 0.5}))
     result = run(cfg, "c.yaml", progress=Progress(False))
-    assert result["counts"] == {"input": 4, "kept": 2, "rejected": 1, "quarantined": 1}
-    version = Path(result["version"])
+    [published] = result["datasets"]
+    assert published["counts"] == {"input": 4, "kept": 2, "rejected": 1, "quarantined": 1}
+    version = Path(published["version"])
     q = pq.read_table(version / "quarantine").to_pylist()
     assert [(r["id"], r["line"], r["stage"]) for r in q] == [(f"{src}:2", 2, "explodes")]
     assert q[0]["error"].startswith("ValueError: boom")

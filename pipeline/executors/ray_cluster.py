@@ -1,0 +1,61 @@
+"""Connect to a Ray cluster, or start a bounded local one, with the project importable.
+
+``address`` in the executor config decides which:
+
+* ``null`` — start a local cluster inside this process tree with ``num_cpus`` CPUs (default:
+  this machine's) and an object store of ``object_store_memory`` bytes (default 512 MiB: tasks
+  exchange file paths and small dicts, never records, so the store holds almost nothing).
+* ``auto``, ``host:port`` or ``ray://host:port`` — join an existing cluster. The packages the
+  stages need (``pipeline``, ``filters``, ``synth``, ``data_cards``) are shipped with the job as
+  ``runtime_env.py_modules``, so worker nodes need only the third-party dependencies.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+#: Top-level packages a worker imports to run stages (shipped to remote clusters).
+PACKAGES = ("pipeline", "filters", "synth", "data_cards")
+#: Object store of a locally started cluster when the config gives none (bytes).
+LOCAL_OBJECT_STORE = 512 * 2**20
+#: Ray's own floor for the object store (bytes); smaller values fail at start.
+MIN_OBJECT_STORE = 75 * 2**20
+
+
+def runtime_env(remote: bool) -> dict[str, Any]:
+    """The job's runtime env: shipped packages for remote clusters, PYTHONPATH for local ones."""
+    if remote:
+        return {"py_modules": [str(REPO / p) for p in PACKAGES if (REPO / p).is_dir()],
+                "excludes": ["__pycache__", "*.pyc"]}
+    path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
+    return {"env_vars": {"PYTHONPATH": path}}
+
+
+def init_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Arguments of ``ray.init`` for the executor section ``cfg`` (see the module docstring)."""
+    address = cfg.get("address")
+    common = {"logging_level": logging.WARNING, "runtime_env": runtime_env(bool(address))}
+    if address:
+        ignored = [k for k in ("num_cpus", "object_store_memory") if cfg.get(k) is not None]
+        if ignored:
+            logging.getLogger("zhcurate").warning(
+                "executor.%s applies only to a locally started cluster; ignored when joining "
+                "executor.address=%s", " and executor.".join(ignored), address)
+        return {"address": address, **common}
+    store = cfg.get("object_store_memory") or LOCAL_OBJECT_STORE
+    if store < MIN_OBJECT_STORE:
+        raise ValueError(f"executor.object_store_memory: {store} bytes is below Ray's minimum "
+                         f"of {MIN_OBJECT_STORE}")
+    return {"address": "local", "num_cpus": cfg.get("num_cpus") or os.cpu_count() or 1,
+            "object_store_memory": store, "include_dashboard": False, **common}
+
+
+def cluster_cpus() -> int:
+    """CPUs the connected cluster offers (at least 1)."""
+    import ray
+
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
