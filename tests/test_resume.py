@@ -94,7 +94,8 @@ def test_finished_work_is_not_redone_and_param_change_reruns_from_that_stage(
     assert run_cli(*args).returncode == 0
     again = run_cli(*args)
     assert again.returncode == 0 and "nothing new" in again.stdout
-    markers = {p: p.stat().st_mtime_ns for p in (tmp_path / "default" / "_work").rglob("*.done.json")}
+    markers = {p: p.stat().st_mtime_ns
+               for p in (tmp_path / "default" / "_work").rglob("*.done.json")}
     config = json.loads((tmp_path / "default" / "v0001" / "manifest.json").read_text())["config"]
     types = [s["type"] for s in config["stages"]]
     changed = types.index("heuristics")
