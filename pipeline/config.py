@@ -18,7 +18,6 @@ path element is either the list index (``stages.1.min_chars``) or a stage type
 from __future__ import annotations
 
 import copy
-import glob
 import hashlib
 import json
 from pathlib import Path
@@ -140,17 +139,23 @@ def resolve(path: str | Path, overrides: list[str] | None = None, check_files: b
     return resolved
 
 
-def expand_inputs(patterns: list[str]) -> list[Path]:
-    """Input paths/globs → sorted existing paths (relative to the working directory)."""
-    found: list[Path] = []
+def expand_inputs(patterns: list[str]) -> list[str]:
+    """Input paths/globs/URLs → existing paths, sorted within each pattern, deduplicated.
+
+    Relative local paths are resolved from the working directory."""
+    from pipeline.io.location import glob_input
+
+    found: list[str] = []
     for i, pattern in enumerate(patterns):
-        matches = sorted(glob.glob(pattern, recursive=True))
+        try:
+            matches = glob_input(pattern)
+        except (OSError, ValueError, ImportError) as exc:
+            raise ConfigError(f"input.paths[{i}]: cannot list {pattern!r}: {exc}") from None
         if not matches:
             raise ConfigError(f"input.paths[{i}]: no file matches {pattern!r} "
                               f"(relative paths are resolved from {Path.cwd()})")
-        found.extend(Path(m) for m in matches)
-    unique = sorted(dict.fromkeys(found))
-    return unique
+        found.extend(matches)
+    return list(dict.fromkeys(found))
 
 
 def canonical_json(config: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, SHARD_SCHEMA, write_ipc, write_json
 from pipeline.io.base import InputOptions, SourceRecord
+from pipeline.io.location import identity, is_url
 from pipeline.io.readers import detect_format, get_reader
 from pipeline.summary import length_hist
 
@@ -36,20 +37,18 @@ class IngestTask:
 
     @property
     def fingerprint(self) -> str:
-        st = os.stat(self.path)
-        key = [INGEST_VERSION, os.path.abspath(self.path), st.st_size, st.st_mtime_ns, self.fmt,
-               asdict(self.options), self.shard_size]
+        key = [INGEST_VERSION, *identity(self.path), self.fmt, asdict(self.options),
+               self.shard_size]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
-def make_tasks(paths: list[Path], input_cfg: dict[str, Any], work: Path) -> list[IngestTask]:
+def make_tasks(paths: list[str], input_cfg: dict[str, Any], work: Path) -> list[IngestTask]:
     opts = InputOptions(text_field=input_cfg["text_field"], id_field=input_cfg["id_field"],
                         max_bytes=input_cfg["max_record_bytes"])
     tasks = []
     for p in paths:
         fmt = input_cfg["format"] if input_cfg["format"] != "auto" else detect_format(p)
-        tasks.append(IngestTask(p.as_posix(), fmt, opts, input_cfg["shard_size"],
-                                str(work / "ingest")))
+        tasks.append(IngestTask(p, fmt, opts, input_cfg["shard_size"], str(work / "ingest")))
     return tasks
 
 
@@ -97,7 +96,7 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
         for col in rows.values():
             col.clear()
 
-    for rec in reader(Path(task.path), task.options, sink):
+    for rec in reader(task.path if is_url(task.path) else Path(task.path), task.options, sink):
         records += 1
         error = _validate(rec, task.options.max_bytes)
         if error:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,20 @@ LOCAL_OBJECT_STORE = 512 * 2**20
 MIN_OBJECT_STORE = 75 * 2**20
 
 
-def runtime_env(remote: bool) -> dict[str, Any]:
-    """The job's runtime env: shipped packages for remote clusters, PYTHONPATH for local ones."""
+def runtime_env(remote: bool) -> dict[str, Any] | None:
+    """Shipped packages for a remote cluster; for a local one, PYTHONPATH only if needed.
+
+    A local cluster's workers already see the driver's script directory, working directory
+    and environment (Ray propagates them); a custom env would forgo Ray's pre-started workers.
+    """
     if remote:
         return {"py_modules": [str(REPO / p) for p in PACKAGES if (REPO / p).is_dir()],
                 "excludes": ["__pycache__", "*.pyc"]}
+    script_dir = os.path.dirname(os.path.realpath(sys.argv[0])) if sys.argv[0] else ""
+    seen = {os.path.realpath(p) for p in (os.getcwd(), script_dir,
+                                          *os.environ.get("PYTHONPATH", "").split(os.pathsep)) if p}
+    if str(REPO) in seen or "site-packages" in REPO.parts:
+        return None
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
     return {"env_vars": {"PYTHONPATH": path}}
 
@@ -38,7 +48,10 @@ def runtime_env(remote: bool) -> dict[str, Any]:
 def init_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
     """Arguments of ``ray.init`` for the executor section ``cfg`` (see the module docstring)."""
     address = cfg.get("address")
-    common = {"logging_level": logging.WARNING, "runtime_env": runtime_env(bool(address))}
+    common: dict[str, Any] = {"logging_level": logging.WARNING}
+    env = runtime_env(bool(address))
+    if env:
+        common["runtime_env"] = env
     if address:
         ignored = [k for k in ("num_cpus", "object_store_memory") if cfg.get(k) is not None]
         if ignored:

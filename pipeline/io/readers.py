@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from pipeline.io.base import READERS, InputOptions, SourceRecord, register_reader
+from pipeline.io.location import is_url, open_binary
 
 CHUNK = 1 << 20
 
@@ -35,13 +36,14 @@ class _Tap(io.RawIOBase):
         return n or 0
 
 
-def detect_format(path: Path) -> str:
-    """Reader name for a path, from its suffixes (or folder contents)."""
-    if path.is_dir():
+def detect_format(path: str | Path) -> str:
+    """Reader name for a path or URL, from its suffixes (or folder contents)."""
+    if not is_url(str(path)) and Path(path).is_dir():
+        path = Path(path)
         if (path / "dataset_info.json").exists() or (path / "dataset_dict.json").exists():
             return "hf"
         return "txt"
-    name = path.name.lower()
+    name = str(path).rsplit("/", 1)[-1].lower()
     for suffixes, fmt in ((".warc.wet.gz", "wet"), (".wet.gz", "wet"), (".wet", "wet"),
                           (".warc.gz", "warc"), (".warc", "warc"), (".parquet", "parquet"),
                           (".txt", "txt")):
@@ -50,9 +52,9 @@ def detect_format(path: Path) -> str:
     return "jsonl"
 
 
-def _open_lines(path: Path, sink: Callable[[bytes], None]) -> io.BufferedReader:
-    tap = io.BufferedReader(_Tap(open(path, "rb", buffering=0), sink), CHUNK)
-    name = path.name.lower()
+def _open_lines(path: str | Path, sink: Callable[[bytes], None]) -> io.BufferedReader:
+    tap = io.BufferedReader(_Tap(open_binary(str(path)), sink), CHUNK)  # type: ignore[arg-type]
+    name = str(path).lower()
     if name.endswith(".gz"):
         return io.BufferedReader(gzip.GzipFile(fileobj=tap), CHUNK)  # type: ignore[arg-type]
     if name.endswith(".zst"):
@@ -118,9 +120,9 @@ def _json_error(raw: bytes, exc: Exception) -> str:
     return f"malformed JSON: {exc}"
 
 
-def hash_files(paths: list[Path], sink: Callable[[bytes], None]) -> None:
+def hash_files(paths: list[Path] | list[str], sink: Callable[[bytes], None]) -> None:
     for p in paths:
-        with open(p, "rb") as fh:
+        with open_binary(str(p)) as fh:
             while chunk := fh.read(CHUNK):
                 sink(chunk)
 
@@ -132,7 +134,8 @@ def read_parquet(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
 
     hash_files([path], sink)
     line = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=4096):
+    source = open_binary(str(path)) if is_url(str(path)) else path
+    for batch in pq.ParquetFile(source).iter_batches(batch_size=4096):
         for obj in batch.to_pylist():
             line += 1
             yield record_from_object(obj, line, opts, 0)
