@@ -18,6 +18,7 @@ from pipeline.cli_commands import (  # noqa: E402
     cmd_diff,
     cmd_run,
     cmd_stages,
+    cmd_train_quality,
     cmd_validate,
 )
 from pipeline.config import ConfigError  # noqa: E402
@@ -70,6 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("version_dir")
     p.add_argument("--out", help="write the card here instead of stdout")
     p.set_defaults(fn=cmd_card)
+
+    p = sub.add_parser("train-quality", formatter_class=fmt,
+                       help="train a fastText quality classifier from labelled JSONL",
+                       description=(
+                           "Train a quality classifier for the `quality` stage from JSONL records "
+                           "{text, label}. Labels are high/low (or 1/0); with --threshold, "
+                           "numeric scores (e.g. the 0-5 ratings of llm_quality_annotate) are "
+                           "binarized as score >= threshold. A seeded split is held out and "
+                           "its precision/recall/F1 printed. --default rebuilds the bundled "
+                           "default model."))
+    p.add_argument("inputs", nargs="*", help="labelled JSONL files (.jsonl or .jsonl.gz)")
+    p.add_argument("--out", help="model file to write (.bin); a .json sidecar holds metrics")
+    p.add_argument("--threshold", type=float, help="binarize numeric labels at this score")
+    p.add_argument("--label-field", default="label", help="field holding the label")
+    p.add_argument("--tokenize", default="chars", choices=["chars", "words", "words+chars"],
+                   help="fastText input tokens (default: chars, the measured best)")
+    p.add_argument("--valid-fraction", type=float, default=0.2, help="held-out share")
+    p.add_argument("--seed", type=int, default=0, help="split and training seed")
+    p.add_argument("--default", action="store_true", help="rebuild the default model")
+    p.set_defaults(fn=cmd_train_quality)
 
     p = sub.add_parser("diff", help="compare two versions: counts, per-stage changes, ids")
     p.add_argument("version_a")

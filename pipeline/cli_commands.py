@@ -95,3 +95,29 @@ def cmd_diff(args: argparse.Namespace) -> int:
     result = diff_versions(Path(args.version_a), Path(args.version_b), args.ids)
     print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else format_diff(result))
     return 0
+
+
+def cmd_train_quality(args: argparse.Namespace) -> int:
+    from filters.quality_train import build_default_model, train_quality
+
+    if args.default:
+        print(f"default model: {build_default_model(force=True)}")
+        return 0
+    if not args.inputs or not args.out:
+        raise ConfigError("train-quality: give labelled JSONL inputs and --out (or --default)")
+    for path in args.inputs:
+        if not Path(path).exists():
+            raise ConfigError(f"train-quality: input not found: {path}")
+    try:
+        m = train_quality(args.inputs, args.out, tokenize_mode=args.tokenize,
+                          valid_fraction=args.valid_fraction, split_seed=args.seed,
+                          threshold=args.threshold, label_field=args.label_field,
+                          seed=args.seed)
+    except ValueError as exc:
+        raise ConfigError(f"train-quality: {exc}") from None
+    print(f"trained on {m['n_train']} records ({m['tokenize']} tokens) -> {args.out}")
+    if "f1" in m:
+        print(f"held-out {m['n_valid']}: precision {m['precision']:.3f}  recall "
+              f"{m['recall']:.3f}  F1 {m['f1']:.3f}  AUC {m['auc']:.3f}")
+    print(f"use it: {{type: quality, model_path: {args.out}}}")
+    return 0

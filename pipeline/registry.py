@@ -14,11 +14,12 @@ from filters.langid import LangId
 from filters.lexicon import Lexicon
 from filters.normalize import Normalize
 from filters.pii import Pii
+from filters.quality import Quality
 from pipeline.builtin import Noop
 from pipeline.stage import Stage
 
 _CLASSES: tuple[type[Stage], ...] = (
-    Normalize, Boilerplate, LangId, Heuristics, Lexicon, Pii, DedupExact, DedupMinhash,
+    Normalize, Boilerplate, LangId, Heuristics, Lexicon, Pii, DedupExact, DedupMinhash, Quality,
     Noop,
 )
 
