@@ -15,7 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.io.arrow_files import read_ipc, write_ipc, write_json
+from pipeline.io.arrow_files import read_ipc, read_json, write_ipc, write_json
 from pipeline.shard_tables import load_output, table_to_docs
 from pipeline.stage import GlobalStage
 from pipeline.worker import StageStep, get_stage
@@ -67,8 +67,12 @@ def run_reduce(task: ReduceTask) -> dict[str, Any]:
     tables = [read_ipc(f) for f in files]
     rows = pa.concat_tables(tables) if tables else _empty_like(task.step)
     result_table = stage.reduce(rows)
-    write_ipc(Path(task.step.out_dir) / "reduce" / f"p{task.part:04d}.arrow", result_table)
-    return {"part": task.part, "rows": rows.num_rows, "seconds": time.perf_counter() - started}
+    out = Path(task.step.out_dir) / "reduce"
+    write_ipc(out / f"p{task.part:04d}.arrow", result_table)
+    result = {"part": task.part, "rows": rows.num_rows,
+              "seconds": time.perf_counter() - started}
+    write_json(out / f"p{task.part:04d}.done.json", result)
+    return result
 
 
 def _empty_like(step: StageStep) -> pa.Table:
@@ -85,6 +89,18 @@ def run_finalize(step: StageStep, partitions: int) -> dict[str, Any]:
     red = Path(step.out_dir) / "reduce"
     parts = [read_ipc(red / f"p{p:04d}.arrow") for p in range(partitions)]
     state = stage.finalize(parts)
+    result = {"rows": state.num_rows, "seconds": time.perf_counter() - started}
+    write_json(Path(step.out_dir) / "finalize.done.json", result)
     write_ipc(Path(step.out_dir) / "state.arrow", state)
-    return {"rows": state.num_rows, "seconds": time.perf_counter() - started}
+    return result
+
+
+def phase_seconds(step: StageStep) -> dict[str, float]:
+    """Worker seconds spent in scan, reduce and finalize (from their completion markers)."""
+    root = Path(step.out_dir)
+    out = {}
+    for phase, pattern in (("scan", "scan/*.done.json"), ("reduce", "reduce/*.done.json"),
+                           ("finalize", "finalize.done.json")):
+        out[phase] = round(sum(read_json(p)["seconds"] for p in root.glob(pattern)), 3)
+    return out
 

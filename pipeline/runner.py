@@ -16,7 +16,14 @@ from typing import Any
 from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash, expand_inputs
 from pipeline.executors import Executor, make_executor
-from pipeline.global_phases import ReduceTask, ScanTask, run_finalize, run_reduce, run_scan
+from pipeline.global_phases import (
+    ReduceTask,
+    ScanTask,
+    phase_seconds,
+    run_finalize,
+    run_reduce,
+    run_scan,
+)
 from pipeline.ingest import make_tasks, run_ingest
 from pipeline.io.arrow_files import read_json
 from pipeline.plan import PlannedStage, plan_stages, publish_points
@@ -109,7 +116,7 @@ def run_global_phases(planned: PlannedStage, shards: list[dict[str, Any]], input
     bar.close()
     parts = planned.stage.partitions  # type: ignore[attr-defined]
     red = [ReduceTask(step, p, len(shards)) for p in range(parts)
-           if not (Path(step.out_dir) / "reduce" / f"p{p:04d}.arrow").exists()]
+           if not (Path(step.out_dir) / "reduce" / f"p{p:04d}.done.json").exists()]
     bar = progress.bar(f"{planned.key} reduce", total=parts, unit="part",
                        initial=parts - len(red))
     executor.map(run_reduce, red, on_result=lambda r: bar.update(1))
@@ -161,6 +168,9 @@ def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, An
             for reason, n in r["dropped"].items():
                 total["dropped"][reason] = total["dropped"].get(reason, 0) + n
         total["dropped"] = dict(sorted(total["dropped"].items()))
+        if p.is_global:  # apply time above; scan/reduce/finalize from their markers
+            total["phase_seconds"] = {**phase_seconds(p.step), "apply": round(total["seconds"], 3)}
+            total["seconds"] += sum(v for k, v in total["phase_seconds"].items() if k != "apply")
         total["seconds"] = round(total["seconds"], 3)
         out.append(total)
     return out
