@@ -45,6 +45,15 @@ def stats_block(manifest: dict[str, Any]) -> str:
     return "\n".join(rows)
 
 
+def quality_block(manifest: dict[str, Any]) -> str:
+    score = manifest["summary"]["stats"].get("quality", {}).get("score")
+    if not score:
+        return ""
+    return ("\n\n### Quality scores\n\nP(high quality) of the kept records from the `quality` "
+            f"classifier: median {score['p50']:.3f}, 10th percentile {score['p10']:.3f}, 90th "
+            f"percentile {score['p90']:.3f}.\n\n![quality scores](plots/quality_score.png)")
+
+
 def pii_block(manifest: dict[str, Any]) -> str:
     pii = manifest["summary"]["stats"].get("pii")
     if not pii:
@@ -78,7 +87,7 @@ def body_sections(m: dict[str, Any]) -> list[str]:
         f"|---|---|---:|---:|---|\n{inputs}",
         "## Preprocessing\n\n" + stage_table(m) + "\n\n![drop reasons](plots/drop_reasons.png)"
         + "\n\n### Examples of dropped records (truncated)\n\n" + examples_block(m)
-        + "\n\n### Measurements of kept records\n\n" + stats_block(m),
+        + "\n\n### Measurements of kept records\n\n" + stats_block(m) + quality_block(m),
         "## Uses\n\nPre-training or continued pre-training of Chinese language models, and as "
         "grounding text for instruction synthesis. Check the licence of every input before "
         "redistribution.",

@@ -83,8 +83,10 @@ def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, An
 
     for shard in shards:
         i, sid = shard["index"], shard["id"]
+        # no empty data files (datasets' parquet loader rejects them), but never zero files
         emit(published_table(load_output(last / f"{sid}.arrow")), f"data/part-{i:05d}.parquet",
-             always=True)
+             always=(i == len(shards) - 1 and not any(f["path"].startswith("data/")
+                                                    for f in files)))
         rejected = [published_table(read_ipc(f), ("reason",)) for f in
                     _existing(Path(p.step.out_dir) / f"{sid}.rejected.arrow" for p in span)]
         if rejected:
