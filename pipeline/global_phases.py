@@ -65,7 +65,7 @@ def run_reduce(task: ReduceTask) -> dict[str, Any]:
     assert isinstance(stage, GlobalStage)
     files = sorted(scan_dir(task.step).glob(f"*.p{task.part:04d}.arrow"))
     tables = [read_ipc(f) for f in files]
-    rows = pa.concat_tables(tables) if tables else _empty_like(task.step)
+    rows = pa.concat_tables(tables) if tables else _empty_like(task.step, stage)
     result_table = stage.reduce(rows)
     out = Path(task.step.out_dir) / "reduce"
     write_ipc(out / f"p{task.part:04d}.arrow", result_table)
@@ -75,11 +75,11 @@ def run_reduce(task: ReduceTask) -> dict[str, Any]:
     return result
 
 
-def _empty_like(step: StageStep) -> pa.Table:
-    """An empty table with the scan schema (taken from any partition file of this stage)."""
+def _empty_like(step: StageStep, stage: GlobalStage) -> pa.Table:
+    """An empty table with the scan schema (from any partition file, else an empty scan)."""
     for f in sorted(scan_dir(step).glob("*.p*.arrow")):
         return read_ipc(f).slice(0, 0)
-    return pa.table({"_part": pa.array([], pa.int64())})
+    return stage.scan([], 0)
 
 
 def run_finalize(step: StageStep, partitions: int) -> dict[str, Any]:

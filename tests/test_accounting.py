@@ -112,3 +112,16 @@ def test_too_many_stage_errors_fail_the_run(tmp_path: Path, monkeypatch) -> None
     with pytest.raises(RunError, match=r"explodes quarantined 2 of 3 records"):
         run(cfg, "c.yaml", progress=Progress(False))
     assert not list((tmp_path / "out" / "t").glob("v0*"))
+
+
+def test_global_stages_after_everything_was_dropped(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in GOOD))
+    cfg = write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", stages=[
+        {"type": "heuristics", "min_chars": 1000}, {"type": "boilerplate"},
+        {"type": "dedup_exact"}, {"type": "dedup_minhash"}])
+    proc = run_cli("run", str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    m = json.loads((tmp_path / "out" / "t" / "v0001" / "manifest.json").read_text())
+    assert m["counts"] == {"input": 3, "kept": 0, "rejected": 3, "quarantined": 0}
+    assert [s["in"] for s in m["stages"]] == [3, 0, 0, 0]
