@@ -55,15 +55,21 @@ def quality_block(manifest: dict[str, Any]) -> str:
 
 
 def pii_block(manifest: dict[str, Any]) -> str:
-    pii = manifest["summary"]["stats"].get("pii")
-    if not pii:
+    stages = manifest["stages"]
+    pii = next((i for i, s in enumerate(stages) if s["type"] == "pii"), None)
+    if pii is None:
         return ("No PII masking stage ran in this version: the text may contain phone numbers, "
                 "ID numbers, emails and other personal data. Add the `pii` stage before release.")
-    counts = ", ".join(f"{k}: {int(v['sum'])}" for k, v in pii.items())
+    sums = stages[pii]["stat_sums"]
+    counts = ", ".join(f"{k}: {int(v)}" for k, v in sums.items()) or "none found"
+    before = [s["name"] for s in stages[:pii] if s["dropped"]]
+    caveat = (f" Records dropped before the `pii` stage (by {', '.join(before)}) are published "
+              "in `rejected/` unmasked: mask or withhold that folder before sharing it."
+              if before else "")
     return ("Personal data was masked by the `pii` stage with typed placeholders (`<PHONE>`, "
-            "`<ID_CARD>`, `<BANK_CARD>`, `<EMAIL>`, `<IP>`, `<QQ>`, `<WECHAT>`). "
-            f"Masked in the kept records: {counts}. Masking is pattern-based: names and "
-            "addresses are not masked.")
+            "`<ID_CARD>`, `<BANK_CARD>`, `<EMAIL>`, `<IP>`, `<QQ>`, `<WECHAT>`). Masked "
+            f"occurrences: {counts}. Masking is pattern-based: names and street addresses are "
+            f"not masked.{caveat}")
 
 
 def body_sections(m: dict[str, Any]) -> list[str]:

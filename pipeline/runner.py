@@ -158,7 +158,8 @@ def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, An
     out = []
     for p in planned:
         total = {"name": p.key, "type": p.step.params["type"], "fingerprint": p.step.fingerprint,
-                 "in": 0, "out": 0, "dropped": {}, "quarantined": 0, "seconds": 0.0}
+                 "in": 0, "out": 0, "dropped": {}, "quarantined": 0, "seconds": 0.0,
+                 "stat_sums": {}}
         for s in shards:
             r = read_json(Path(p.step.out_dir) / f"{s['id']}.done.json")
             total["in"] += r["in"]
@@ -167,11 +168,14 @@ def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, An
             total["seconds"] += r["seconds"]
             for reason, n in r["dropped"].items():
                 total["dropped"][reason] = total["dropped"].get(reason, 0) + n
+            for key, v in r.get("stat_sums", {}).items():
+                total["stat_sums"][key] = total["stat_sums"].get(key, 0) + v
         total["dropped"] = dict(sorted(total["dropped"].items()))
         if p.is_global:  # apply time above; scan/reduce/finalize from their markers
             total["phase_seconds"] = {**phase_seconds(p.step), "apply": round(total["seconds"], 3)}
             total["seconds"] += sum(v for k, v in total["phase_seconds"].items() if k != "apply")
         total["seconds"] = round(total["seconds"], 3)
+        total["stat_sums"] = {k: round(v, 6) for k, v in sorted(total["stat_sums"].items())}
         out.append(total)
     return out
 

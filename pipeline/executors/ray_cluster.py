@@ -7,7 +7,8 @@
   exchange file paths and small dicts, never records, so the store holds almost nothing).
 * ``auto``, ``host:port`` or ``ray://host:port`` — join an existing cluster. The packages the
   stages need (``pipeline``, ``filters``, ``synth``, ``data_cards``) are shipped with the job as
-  ``runtime_env.py_modules``, so worker nodes need only the third-party dependencies.
+  ``runtime_env.py_modules``, so worker nodes need only the third-party dependencies; the
+  driver's ``ZHCURATE_*`` (and a few other) environment variables go with them.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 #: Top-level packages a worker imports to run stages (shipped to remote clusters).
 PACKAGES = ("pipeline", "filters", "synth", "data_cards")
+#: Driver environment variables passed on to a remote cluster's workers (by prefix): model and
+#: cache locations (``ZHCURATE_HOME``, ``ZHCURATE_LLM_CACHE`` ...) and offline switches. Not API
+#: keys: a runtime env is visible to anyone who can list the cluster's jobs.
+FORWARDED_ENV = ("ZHCURATE_", "HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
 #: Object store of a locally started cluster when the config gives none (bytes).
 LOCAL_OBJECT_STORE = 512 * 2**20
 #: Ray's own floor for the object store (bytes); smaller values fail at start.
@@ -34,8 +39,10 @@ def runtime_env(remote: bool) -> dict[str, Any] | None:
     and environment (Ray propagates them); a custom env would forgo Ray's pre-started workers.
     """
     if remote:
-        return {"py_modules": [str(REPO / p) for p in PACKAGES if (REPO / p).is_dir()],
-                "excludes": ["__pycache__", "*.pyc"]}
+        env = {"py_modules": [str(REPO / p) for p in PACKAGES if (REPO / p).is_dir()],
+               "excludes": ["__pycache__", "*.pyc"]}
+        forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
+        return {**env, "env_vars": forwarded} if forwarded else env
     script_dir = os.path.dirname(os.path.realpath(sys.argv[0])) if sys.argv[0] else ""
     seen = {os.path.realpath(p) for p in (os.getcwd(), script_dir,
                                           *os.environ.get("PYTHONPATH", "").split(os.pathsep)) if p}

@@ -18,6 +18,7 @@ input paths (and ids derived from them) mean the same as with the local executor
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -83,7 +84,8 @@ class RayExecutor:
                         on_result(results[i])
         except BaseException:
             for ref in running:
-                ray.cancel(ref, force=True)
+                with contextlib.suppress(Exception):  # the cluster may be gone already
+                    ray.cancel(ref, force=True)
             raise
 
     def close(self) -> None:
