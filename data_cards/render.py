@@ -26,7 +26,7 @@ def size_category(n: int) -> str:
 
 def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
     card = manifest["config"]["card"]
-    synthetic = any(s.get("synthetic") for s in manifest["stages"])
+    synthetic = manifest.get("synthetic", False)
     return {
         "license": card["license"],
         "language": ["zh"],
@@ -58,7 +58,8 @@ def render_plots(manifest: dict[str, Any], out: Path) -> list[Path]:
     fig = Figure(figsize=(9, 4))
     ax = fig.subplots()
     xs = range(len(labels))
-    ax.bar([x - 0.2 for x in xs], summary["length_hist_input"], width=0.4, label="input")
+    if any(summary["length_hist_input"]):  # generated datasets have no read input
+        ax.bar([x - 0.2 for x in xs], summary["length_hist_input"], width=0.4, label="input")
     ax.bar([x + 0.2 for x in xs], summary["length_hist_kept"], width=0.4, label="kept")
     ax.set_xticks(list(xs)[::3], labels[::3], rotation=45)
     ax.set_xlabel("text length (characters, lower bin edge, log-spaced)")

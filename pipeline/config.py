@@ -134,9 +134,27 @@ def resolve(path: str | Path, overrides: list[str] | None = None, check_files: b
     if not isinstance(stages, list) or not stages:
         raise ConfigError("stages: required, a non-empty list of {type: <stage>, ...} mappings")
     resolved["stages"] = [check_stage_params(i, s) for i, s in enumerate(stages)]
+    check_publish_points(resolved)
     if check_files:
         expand_inputs(resolved["input"]["paths"])
     return resolved
+
+
+def check_publish_points(config: dict[str, Any]) -> None:
+    """Generating stages consume records: those must be published (accounted) before."""
+    from pipeline.registry import STAGES
+
+    stages, seen = config["stages"], set()
+    for i, s in enumerate(stages):
+        if i > 0 and STAGES[s["type"]].generates and not stages[i - 1].get("publish"):
+            raise ConfigError(f"stages[{i}] ({s['type']}) creates new records from the records "
+                              f"it reads: mark the stage before it with `publish: NAME` so the "
+                              f"records it consumes are published and accounted for")
+        name = s.get("publish") or (config["name"] if i == len(stages) - 1 else None)
+        if name in seen:
+            raise ConfigError(f"stages[{i}].publish: dataset {name!r} is published twice")
+        if name:
+            seen.add(name)
 
 
 def expand_inputs(patterns: list[str]) -> list[str]:

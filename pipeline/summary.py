@@ -48,8 +48,9 @@ def shard_summary(table: pa.Table) -> dict[str, Any]:
 
 def merge(input_hists: list[list[int]], shards: list[dict[str, Any]]) -> dict[str, Any]:
     """The manifest summary from per-file input histograms and per-shard kept summaries."""
-    hist_in = np.sum([np.array(h) for h in input_hists], axis=0) if input_hists else []
-    hist_kept = np.sum([np.array(s["length_hist"]) for s in shards], axis=0) if shards else []
+    zeros = np.zeros(len(LENGTH_BINS) + 1, np.int64)
+    hist_in = np.sum([np.array(h) for h in input_hists], axis=0) if input_hists else zeros
+    hist_kept = np.sum([np.array(s["length_hist"]) for s in shards], axis=0) if shards else zeros
     numeric: dict[str, dict[str, Any]] = {}
     merged: dict[str, dict[str, dict[str, Any]]] = {}
     for s in shards:

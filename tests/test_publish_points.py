@@ -1,0 +1,98 @@
+"""Publish points: one run publishes several datasets, each with its own accounting."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import ConfigError, resolve
+from pipeline.progress import Progress
+from pipeline.record import Doc
+from pipeline.registry import STAGES
+from pipeline.runner import run
+from pipeline.stage import Filter, MapStage
+from tests.conftest import write_config
+
+
+@dataclass(frozen=True)
+class SplitSentences(MapStage):
+    """Test generating stage: one new record per sentence; a sentence with 坏 is rejected."""
+
+    name: ClassVar[str] = "split_sentences"
+    generates: ClassVar[bool] = True
+
+    def process(self, docs: list[Doc]) -> list[Doc]:
+        out = []
+        for doc in docs:
+            for i, sent in enumerate(s for s in doc.text.split("。") if s):
+                new = Doc(f"{doc.id}#s{i}", sent + "。", json.dumps({"source_id": doc.id}))
+                new.stats = {"index": i}
+                if "坏" in sent:
+                    new.reason = "bad_sentence"
+                out.append(new)
+        return out
+
+
+@dataclass(frozen=True)
+class DropShort(Filter):
+    name: ClassVar[str] = "drop_short"
+
+    def keep(self, doc: Doc) -> tuple[bool, str | None]:
+        return len(doc.text) > 3, "short"
+
+
+@pytest.fixture(autouse=True)
+def stages(monkeypatch) -> None:
+    monkeypatch.setitem(STAGES, "split_sentences", SplitSentences)
+    monkeypatch.setitem(STAGES, "drop_short", DropShort)
+
+
+def test_each_dataset_is_published_with_counts_that_add_up(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    docs = ["今天天气很好。我们去公园。", "短。", "坏天气来了。明天会更好。好。"]
+    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+                           for i, t in enumerate(docs)))
+    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
+                               name="sentences",  # the last stage publishes under the config name
+                               stages=[{"type": "drop_short", "publish": "docs"},
+                                       {"type": "split_sentences"},
+                                       {"type": "drop_short"}]))
+    result = run(cfg, "c.yaml", progress=Progress(False))
+    by_name = {Path(d["version"]).parent.name: d for d in result["datasets"]}
+    assert set(by_name) == {"docs", "sentences"}
+    assert by_name["docs"]["counts"] == {"input": 3, "kept": 2, "rejected": 1, "quarantined": 0}
+    # 5 sentences generated from the 2 kept docs: 1 rejected by the generator, 1 too short
+    assert by_name["sentences"]["counts"] == {"input": 5, "kept": 3, "rejected": 2,
+                                              "quarantined": 0}
+    sent = tmp_path / "out" / "sentences" / "v0001"
+    kept = pq.read_table(sent / "data").to_pylist()
+    assert [r["id"] for r in kept] == ["d0#s0", "d0#s1", "d2#s1"]
+    assert json.loads(kept[0]["meta"]) == {"source_id": "d0"}
+    rejected = {r["id"]: r["reason"] for r in pq.read_table(sent / "rejected").to_pylist()}
+    assert rejected == {"d2#s0": "split_sentences:bad_sentence", "d2#s2": "drop_short:short"}
+    m = json.loads((sent / "manifest.json").read_text())
+    assert m["synthetic"] is True and [s["name"] for s in m["stages"]] == [
+        "split_sentences", "drop_short#2"]
+    assert "machine-generated" in (sent / "README.md").read_text()
+
+
+def test_a_dataset_name_published_twice_is_an_error(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "一。二。"}\n')
+    with pytest.raises(ConfigError, match=r"stages\[1\].publish: dataset 't' is published twice"):
+        resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="t",
+                             stages=[{"type": "drop_short", "publish": "t"},
+                                     {"type": "drop_short"}]))
+
+
+def test_generating_stage_needs_a_publish_point_before_it(tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"text": "一。二。"}\n')
+    with pytest.raises(ConfigError, match=r"stages\[1\] \(split_sentences\) creates new records"):
+        resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
+                             stages=[{"type": "drop_short"}, {"type": "split_sentences"}]))
