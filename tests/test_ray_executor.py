@@ -227,3 +227,10 @@ def test_init_kwargs_join_or_start_bounded(cfg, expected) -> None:
 def test_object_store_below_ray_minimum_is_refused() -> None:
     with pytest.raises(ValueError, match="object_store_memory"):
         init_kwargs({"address": None, "num_cpus": 1, "object_store_memory": 10 * MIB})
+
+
+def test_joining_forwards_zhcurate_env_but_not_other_variables(monkeypatch) -> None:
+    monkeypatch.setenv("ZHCURATE_HOME", "/shared/zhcurate")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    env = init_kwargs({"address": "auto"})["runtime_env"]["env_vars"]
+    assert env["ZHCURATE_HOME"] == "/shared/zhcurate" and "OPENAI_API_KEY" not in env
