@@ -74,8 +74,9 @@ def write_config(path: Path, stages: list[dict[str, Any]], name: str) -> Path:
 
 
 def default_stages() -> list[dict[str, Any]]:
-    """The stage list of ``configs/default.yaml`` (the whole default curation chain)."""
-    return yaml.safe_load((REPO / "configs" / "default.yaml").read_text())["stages"]
+    """The stage list of ``configs/curation.yaml`` (the whole default curation chain, without the
+    synthesis tail of ``configs/default.yaml``)."""
+    return yaml.safe_load((REPO / "configs" / "curation.yaml").read_text())["stages"]
 
 
 def run_zhcurate(config: Path, corpus: Path, workers: int, out_dir: Path, peers: Path,

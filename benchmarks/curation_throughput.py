@@ -9,8 +9,8 @@ Two comparisons, each a ratio measured in the same run (medians over ``--reps`` 
     null; dedup_exact; dedup_minhash with character 5-grams, 256 permutations, Jaccard 0.7 —
     against ``dj-process`` running that recipe (np = ``--dj-np``) on the same file.
     Ratio = DJ wall / zhcurate wall with 2 workers (target >= 5).
-(b) ``default`` — the whole chain of configs/default.yaml (normalize ... quality) against the
-    floor loop (peers' ``floors.py minhash``: parse JSONL + datasketch 128-permutation
+(b) ``default`` — the whole curation chain of configs/curation.yaml (normalize ... quality)
+    against the floor loop (peers' ``floors.py minhash``: parse JSONL + datasketch 128-permutation
     character-5-gram MinHash per record) with the same number of processes.
     Ratio = zhcurate wall / floor wall (target <= 4).
 

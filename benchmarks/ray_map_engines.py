@@ -1,7 +1,7 @@
 """Map stages on Ray: Ray tasks over shards (the executor) vs Ray Data ``map_batches``.
 
 Same cluster (local, 2 CPUs, 512 MiB object store, started once), same ingested shards of
-the ``ray_vs_local`` corpus, same map stages of ``configs/default.yaml`` in order (the global
+the ``ray_vs_local`` corpus, same map stages of ``configs/curation.yaml`` in order (the global
 ones — boilerplate, dedup — are left out: Ray Data has no equivalent of their phases here).
 
 * ``tasks``: ``RayExecutor.map(run_segment, ...)``, one task per shard, which writes each
@@ -102,7 +102,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zhc_ray_bench")
     args = ap.parse_args()
     files = build_corpus(args.records, args.work)
-    config = resolve(REPO / "configs" / "default.yaml",
+    config = resolve(REPO / "configs" / "curation.yaml",
                      [f"input.paths=[{files[0].parent / 'part-*.jsonl'}]"])
     params = [p for p in config["stages"] if STAGES[p["type"]].kind == "map"]
     root = Path(tempfile.mkdtemp(dir=args.work, prefix="engines-"))

@@ -4,7 +4,7 @@ The corpus is every record of ``../shared/data/web/*.jsonl`` (72k, real Chinese 
 repeated until N records: copy 1 verbatim, copies 2.. with each character deleted with
 probability 0.02 (seeded; the near-duplicates MinHash should find, as in
 ``shared/peers/make_corpus.py``), written as files of 25k records. Each run is the real CLI
-on ``configs/default.yaml`` (the whole curation chain) as a fresh process: ``local`` with 2
+on ``configs/curation.yaml`` (the whole curation chain) as a fresh process: ``local`` with 2
 workers, ``ray`` starting its own 2-CPU cluster. Runs alternate; figures are medians.
 Memory is the peak over the whole process tree (driver, pool / raylet, GCS and Ray workers),
 sampled every 0.2 s: PSS (shared pages split between processes) and RSS (summed).
@@ -117,7 +117,7 @@ def run_once(executor: str, files: list[Path], out: Path, timeout: float,
     """One CLI run under a process-tree memory sampler."""
     ex = (["--set", "executor.type=local", "--set", "executor.workers=2"] if executor == "local"
           else ["--set", "executor.type=ray", "--set", "executor.num_cpus=2"])
-    cmd = [sys.executable, str(REPO / "run.py"), "run", str(REPO / "configs" / "default.yaml"),
+    cmd = [sys.executable, str(REPO / "run.py"), "run", str(REPO / "configs" / "curation.yaml"),
            "--set", f"input.paths=[{files[0].parent / 'part-*.jsonl'}]",
            "--set", f"output.dir={out}", "--progress", "never", *ex]
     started = time.perf_counter()

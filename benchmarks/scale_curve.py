@@ -5,7 +5,7 @@ peers' ``make_corpus.py`` builds its 4x copy: ``--copies`` copies of every recor
 dir (copy 1 verbatim, the others with each character deleted with probability 2 %, seeded),
 shuffled with a fixed seed; ``scale_1000000.jsonl`` is the first 1M of them and the smaller
 sets are its first N lines (so every size has the same mix of sources and near-duplicates
-grows with size, as in a real crawl). Each size runs ``configs/default.yaml``'s stages with
+grows with size, as in a real crawl). Each size runs ``configs/curation.yaml``'s stages with
 ``--workers`` processes, ``--reps`` times interleaved (sizes above ``--max-reps-size`` once).
 
 Cost is linear if seconds per record stay flat across sizes (``us/rec`` column; the ratio to

@@ -72,6 +72,59 @@ def pii_block(manifest: dict[str, Any]) -> str:
             f"not masked.{caveat}")
 
 
+LAYOUTS = {
+    "sft": "`instruction`, `input`, `output` (Alpaca style) and `messages` (chat format: a user "
+           "and an assistant turn)",
+    "instructions": "`instruction` and `input` (tasks still to be answered)",
+    "preference": "`prompt`, `chosen`, `rejected`, `chosen_score`, `rejected_score` (DPO "
+                  "layout)",
+}
+
+
+def _num(value: float | None, spec: str = ".1%") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def synthesis_block(m: dict[str, Any]) -> str:
+    """Models, prompt templates, sampling, LLM cost and failure rates of a generated set."""
+    syn = m.get("synthesis")
+    if not syn:
+        return ""
+    engines = ["| stage | engine | model | template | template sha256 | sampling |",
+               "|---|---|---|---|---|---|"]
+    for e in syn["engines"]:
+        sampling = ", ".join(f"{k}={v}" for k, v in (e.get("sampling") or {}).items())
+        engines.append(f"| `{e['stage']}` | {e['backend']} | `{e['model']}` | `{e['template']}` "
+                       f"| `{(e['template_sha256'] or '')[:16]}…` | {sampling} |")
+    calls = ["| stage | records | calls | cache hits | cache misses | prompt tokens | completion "
+             "tokens | decoded here | seconds | tokens/s | parse failures | truncated |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for f in syn["llm_stages"]:
+        calls.append(f"| `{f['name']}` | {f['records']} | {f['calls']} | {f['cache_hits']} | "
+                     f"{f['cache_misses']} | {f['prompt_tokens']} | {f['completion_tokens']} | "
+                     f"{f['engine_tokens']} | {f['seconds']:.1f} | "
+                     f"{_num(f['engine_tokens_per_s'], '.1f')} | "
+                     f"{f['parse_errors']} ({_num(f['parse_failure_rate'])}) | "
+                     f"{f['truncated']} ({_num(f['truncation_rate'])}) |")
+    judge = (f"Judge order-swap consistency: {_num(syn['judge_consistency_rate'])} of "
+             f"{syn['judge_pairs']} pairs judged in both orders agreed (a verdict is kept only "
+             "when both orders agree)." if syn["judge_pairs"] else
+             "The judge scored responses pointwise (no order-swapped pairs).")
+    layout = LAYOUTS.get(syn["format"], "")
+    return ("## Synthesis\n\nEvery record of this dataset was machine-generated "
+            "(`annotations_creators: machine-generated`) from the curated documents named in "
+            "`meta.source_id`; each value's model, sampling parameters, prompt template hash, "
+            "tokens and finish reason are in `meta`."
+            + (f" Columns for training: {layout}." if layout else "")
+            + "\n\n### Engines, prompt templates and sampling\n\n" + "\n".join(engines)
+            + "\n\n### LLM calls\n\n" + "\n".join(calls)
+            + f"\n\nTokens generated: {syn['tokens_generated']}; calls: {syn['calls']} "
+            f"({syn['cache_hits']} answered from the LLM cache, {syn['cache_misses']} by the "
+            f"engine); parse-failure rate: {_num(syn['parse_failure_rate'])}. {judge} "
+            "\"Decoded here\" counts the completion tokens the engine produced in this run "
+            "(the rest came from the LLM cache); tokens/s = decoded tokens / stage seconds.")
+
+
 def body_sections(m: dict[str, Any]) -> list[str]:
     c, card = m["counts"], m["config"]["card"]
     inputs = "\n".join(f"| `{i['path']}` | {i['format']} | {i['records']} | {i['quarantined']} "
@@ -94,9 +147,14 @@ def body_sections(m: dict[str, Any]) -> list[str]:
         "## Preprocessing\n\n" + stage_table(m) + "\n\n![drop reasons](plots/drop_reasons.png)"
         + "\n\n### Examples of dropped records (truncated)\n\n" + examples_block(m)
         + "\n\n### Measurements of kept records\n\n" + stats_block(m) + quality_block(m),
-        "## Uses\n\nPre-training or continued pre-training of Chinese language models, and as "
-        "grounding text for instruction synthesis. Check the licence of every input before "
-        "redistribution.",
+        *([synthesis_block(m)] if m.get("synthesis") else []),
+        "## Uses\n\n" + (
+            "Supervised fine-tuning or preference optimization (DPO) of Chinese chat models. "
+            "The text was written by the model named above: check its licence and terms, "
+            "and review a sample before training." if m.get("synthetic") else
+            "Pre-training or continued pre-training of Chinese language models, and as "
+            "grounding text for instruction synthesis.")
+        + " Check the licence of every input before redistribution.",
         "## Risks and PII handling\n\n" + pii_block(m),
         f"## Maintenance\n\nVersion `{m['version']}` of `{m['name']}` is immutable; a later run "
         f"publishes a new version. Built by zhcurate {code['package_version']} (git "

@@ -6,7 +6,8 @@ the curated corpus, and for synthesis configs the generated sets (e.g. SFT, pref
 Files: ``data/part-NNNNN.parquet`` (kept, one per shard), ``rejected/part-NNNNN.parquet``
 (every stage's drops for that shard, with ``reason``), ``quarantine/read-NNNNN.parquet``
 (per input file) and ``quarantine/part-NNNNN.parquet`` (stage errors). The published
-columns are ``id, text, meta, stats`` (+ ``reason``): ``meta`` and ``stats`` are JSON
+columns are ``id, text, meta, stats`` (+ ``reason``; generated datasets put the columns of
+their layout first: see ``pipeline.export``): ``meta`` and ``stats`` are JSON
 strings, ``stats`` = ``{stage: {measurement: value}}``.
 """
 
@@ -22,7 +23,9 @@ import pyarrow as pa
 
 from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash
+from pipeline.export import export_columns, span_format
 from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
+from pipeline.llm_report import add_provenance, synthesis_report
 from pipeline.manifest import environment
 from pipeline.plan import PlannedStage, PublishPoint
 from pipeline.shard_tables import load_output
@@ -49,9 +52,11 @@ def merge_stats(table: pa.Table) -> pa.Array:
     return pa.array(out, pa.string())
 
 
-def published_table(table: pa.Table, extra: tuple[str, ...] = ()) -> pa.Table:
-    cols = {"id": table["id"], "text": table["text"], "meta": table["meta"],
-            "stats": merge_stats(table)}
+def published_table(table: pa.Table, extra: tuple[str, ...] = (), fmt: str = "") -> pa.Table:
+    """Published columns: the layout ``fmt``'s own columns (see ``pipeline.export``), then
+    ``id, text, meta, stats`` and ``extra`` (e.g. ``reason``)."""
+    cols = {**export_columns(fmt, table), "id": table["id"], "text": table["text"],
+            "meta": table["meta"], "stats": merge_stats(table)}
     for name in extra:
         cols[name] = table[name]
     return pa.table(cols)
@@ -68,10 +73,13 @@ def _file_entry(path: Path, root: Path, rows: int) -> dict[str, Any]:
 
 
 def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, Any]],
-                  read_markers: list[dict[str, Any]], level: int, examples_per_reason: int
+                  read_markers: list[dict[str, Any]], level: int, examples_per_reason: int,
+                  engines: dict[bytes, dict[str, Any]] | None = None
                   ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write data/rejected/quarantine parquet for the stages in ``span`` (and the read
-    quarantine when given); return (file entries, dropped examples per reason)."""
+    quarantine when given); return (file entries, dropped examples per reason). With
+    ``engines``, collect the LLM provenance of every published row into it."""
+    fmt = span_format(span)
     files: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, str]]] = {}
     last = Path(span[-1].step.out_dir)
@@ -84,11 +92,16 @@ def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, An
     for shard in shards:
         i, sid = shard["index"], shard["id"]
         # no empty data files (datasets' parquet loader rejects them), but never zero files
-        emit(published_table(load_output(last / f"{sid}.arrow")), f"data/part-{i:05d}.parquet",
+        kept = load_output(last / f"{sid}.arrow")
+        emit(published_table(kept, fmt=fmt), f"data/part-{i:05d}.parquet",
              always=(i == len(shards) - 1 and not any(f["path"].startswith("data/")
                                                     for f in files)))
         rejected = [published_table(read_ipc(f), ("reason",)) for f in
                     _existing(Path(p.step.out_dir) / f"{sid}.rejected.arrow" for p in span)]
+        if engines is not None:
+            add_provenance(engines, kept["meta"].to_pylist())
+            for rej in rejected:
+                add_provenance(engines, rej["meta"].to_pylist())
         if rejected:
             rej = pa.concat_tables(rejected)
             for rid, text, reason in zip(rej["id"].to_pylist(), rej["text"].to_pylist(),
@@ -168,9 +181,13 @@ def publish(config: dict[str, Any], config_path: str, store: DatasetStore, point
         "summary": gather_summary(Path(span[-1].step.out_dir), shards, input_hists),
     }
     plotter.start(manifest, tmp / "plots")  # drawn while the data files are written
+    engines: dict[bytes, dict[str, Any]] | None = {} if manifest["synthetic"] else None
     manifest["outputs"], manifest["examples"] = write_outputs(
         tmp, span, shards, read_markers, config["output"]["compression_level"],
-        config["card"]["examples_per_reason"])
+        config["card"]["examples_per_reason"], engines)
+    if engines is not None:
+        manifest["synthesis"] = synthesis_report(
+            span_stats, [engines[k] for k in sorted(engines)], span_format(span))
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest["seconds"] = round(time.time() - started, 3)
     write_json(tmp / "manifest.json", manifest)

@@ -23,6 +23,14 @@ ENTRIES: dict[str, str] = {
     "dedup_exact": "filters.dedup.exact:DedupExact",
     "dedup_minhash": "filters.dedup.minhash:DedupMinhash",
     "quality": "filters.quality:Quality",
+    # synthesis and labelling (synth/)
+    "synth_doc_qa": "synth.doc_qa:SynthDocQA",
+    "self_instruct": "synth.self_instruct:SelfInstruct",
+    "evol_instruct": "synth.evol_instruct:EvolInstruct",
+    "respond": "synth.respond:Respond",
+    "judge": "synth.judge:Judge",
+    "preference_pairs": "synth.preference:PreferencePairs",
+    "llm_quality_annotate": "synth.quality_annotate:LLMQualityAnnotate",
     # pipeline utilities
     "noop": "pipeline.builtin:Noop",
 }

@@ -12,7 +12,10 @@ Two kinds, as in ``DESIGN.md``:
   ``apply`` (per shard).
 
 Stages never import an executor and do no bookkeeping: the executor counts, times and
-routes records. Parameters are dataclass fields; their annotations *are* the config schema.
+routes records. A numeric stat whose key starts with ``_`` is a run counter (e.g. LLM cache
+hits): it is summed into the manifest's ``stat_sums`` but not written into the records, so
+a resumed run publishes the same bytes as an uninterrupted one. Parameters are dataclass
+fields; their annotations *are* the config schema.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class Stage:
     #: synthesis: one document → k instruction pairs). Accounting restarts at such a stage:
     #: its input records are consumed, the records it creates are the next dataset's input.
     generates: ClassVar[bool] = False
+    #: Row layout of a dataset published after this stage (see ``pipeline.export``): "" for
+    #: the corpus layout, "sft", "instructions" or "preference". A stage with "" after a
+    #: synthesis stage inherits the layout of the last stage that set one.
+    publish_format: ClassVar[str] = ""
 
     def setup(self) -> None:
         """Load heavy resources (models, dictionaries). Called once per worker, lazily."""

@@ -102,6 +102,7 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
         n_in = len(docs)
         orig = Originals(docs)
         out = run_stage(stage, step, docs, task.shard_index)
+        counters = pop_run_counters(out)
         kept = [d for d in out if d.error is None and d.reason is None]
         rejected = [d for d in out if d.error is None and d.reason is not None]
         broken = [d for d in out if d.error is not None]
@@ -119,7 +120,7 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
         result = {"shard": task.shard_id, "key": step.key, "in": n_in, "out": len(kept),
                   "dropped": dict(Counter(reasons)), "quarantined": len(broken),
                   "seconds": time.perf_counter() - started,
-                  "stat_sums": stat_sums(kept, rejected)}
+                  "stat_sums": {**stat_sums(kept, rejected), **counters}}
         if step.summarize:
             result["summary"] = shard_summary(kept_table)
         write_json(base.with_suffix(".done.json"), result)
@@ -127,8 +128,23 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
         table = kept_table
         for i, d in enumerate(kept):
             d.row, d.stats = i, {}
+            if not d.meta_json:  # edited: carry the serialized value, so that the next
+                d.meta_json = d.meta_out()  # stage's edits are detected as changes too
         docs = kept
     return results
+
+
+def pop_run_counters(docs: list[Doc]) -> dict[str, float]:
+    """Remove the ``_``-prefixed stats (run counters such as ``_cache_hits``) from the docs
+    and return their sums: they describe this run, not the record, so they stay out of the
+    published rows (whose bytes must not depend on resume or cache state)."""
+    sums: dict[str, float] = {}
+    for d in docs:
+        for key in [k for k in d.stats if k.startswith("_")]:
+            value = d.stats.pop(key)
+            if not isinstance(value, bool) and isinstance(value, (int, float)):
+                sums[key] = sums.get(key, 0) + value
+    return sums
 
 
 def stat_sums(*groups: list[Doc]) -> dict[str, float]:

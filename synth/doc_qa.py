@@ -6,6 +6,11 @@ Grounding check: ``support`` = share of the answer's character bigrams (normaliz
 or punctuation) that occur in the document; answers below ``min_support`` are rejected as
 ``unsupported``. A question too close to an earlier one of the same document (char ROUGE-L
 > ``max_rouge_l``) is ``not_novel``; a pair quoting the prompt template is ``template_leak``.
+
+Which documents: those with at least ``min_doc_chars`` characters whose id falls in the
+deterministic ``sample_rate`` sample (``hash(id) < rate``, independent of batches and
+workers); the others generate nothing (a generating stage consumes its input: they stay in
+the curated dataset published before it).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, ClassVar
 from pipeline.record import Doc
 from synth.backends.base import LLMRequest
 from synth.llm_stage import LLMStage, child_id, failure, zero_stats
+from synth.quality_annotate import in_sample
 from synth.templates import load_template, untrusted
 from synth.textrules import NOVELTY_MAX_ROUGE, max_rouge, normalize_chars
 
@@ -51,8 +57,12 @@ class SynthDocQA(LLMStage):
     name: ClassVar[str] = "synth_doc_qa"
     version: ClassVar[str] = "1"
     template: ClassVar[str] = "doc_qa"
+    generates: ClassVar[bool] = True
+    publish_format: ClassVar[str] = "sft"
 
     k: int = 3
+    sample_rate: float = 1.0
+    min_doc_chars: int = 0
     max_doc_chars: int = 2000
     min_support: float = 0.5
     min_question_chars: int = 4
@@ -62,6 +72,8 @@ class SynthDocQA(LLMStage):
     def process(self, docs: list[Doc]) -> list[Doc]:
         tpl = load_template(self.template)
         schema = qa_schema(self.k)
+        docs = [d for d in docs if len(d.text) >= self.min_doc_chars
+                and (self.sample_rate >= 1.0 or in_sample(d.id, self.sample_rate))]
         texts = [d.text[:self.max_doc_chars] for d in docs]
         requests = [LLMRequest(messages=tpl.render(k=self.k, document=untrusted(t)),
                                sampling=self.sampling(), json_schema=schema) for t in texts]

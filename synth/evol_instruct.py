@@ -60,6 +60,8 @@ class EvolInstruct(LLMStage):
 
     name: ClassVar[str] = "evol_instruct"
     version: ClassVar[str] = "1"
+    generates: ClassVar[bool] = True
+    publish_format: ClassVar[str] = "instructions"
 
     methods: tuple[str, ...] = METHODS
     per_doc: int = 1

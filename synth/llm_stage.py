@@ -42,7 +42,10 @@ def backend_identity(config: dict[str, Any]) -> dict[str, Any]:
 
 
 #: Stat keys every LLM-generated record carries (summed over the calls charged to it).
-CALL_STATS = ("calls", "cache_hits", "prompt_tokens", "completion_tokens", "attempts")
+#: ``_cache_hits`` and ``_engine_tokens`` (completion tokens the engine decoded in this run,
+#: i.e. not answered from the cache) are run counters: they reach the manifest, not the record.
+CALL_STATS = ("calls", "_cache_hits", "_engine_tokens", "prompt_tokens", "completion_tokens",
+              "attempts")
 
 
 @dataclass
@@ -55,10 +58,12 @@ class Outcome:
     cache_hits: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    engine_tokens: int = 0
     sampling: Sampling = field(default_factory=Sampling)
 
     def stats(self) -> dict[str, int]:
-        return {"calls": self.attempts, "cache_hits": self.cache_hits,
+        return {"calls": self.attempts, "_cache_hits": self.cache_hits,
+                "_engine_tokens": self.engine_tokens,
                 "prompt_tokens": self.prompt_tokens,
                 "completion_tokens": self.completion_tokens, "attempts": self.attempts}
 
@@ -160,7 +165,9 @@ class LLMStage(MapStage):
                               cache_hits=(prev.cache_hits if prev else 0) + res.cached,
                               prompt_tokens=(prev.prompt_tokens if prev else 0) + res.prompt_tokens,
                               completion_tokens=(prev.completion_tokens if prev else 0)
-                              + res.completion_tokens)
+                              + res.completion_tokens,
+                              engine_tokens=(prev.engine_tokens if prev else 0)
+                              + (0 if res.cached else res.completion_tokens))
                 schema = current[i].json_schema
                 if res.error is not None:
                     out.status = "error"

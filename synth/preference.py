@@ -78,6 +78,7 @@ class PreferencePairs(MapStage):
 
     name: ClassVar[str] = "preference_pairs"
     version: ClassVar[str] = "1"
+    publish_format: ClassVar[str] = "preference"
 
     mode: str = "pointwise"
     margin: float = 1.0

@@ -28,6 +28,7 @@ class Respond(LLMStage):
     name: ClassVar[str] = "respond"
     version: ClassVar[str] = "1"
     template: ClassVar[str] = "respond"
+    publish_format: ClassVar[str] = "sft"
 
     n: int = 2
     temperatures: tuple[float, ...] = (0.3, 0.9)

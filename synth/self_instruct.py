@@ -56,6 +56,8 @@ class SelfInstruct(LLMStage):
     name: ClassVar[str] = "self_instruct"
     version: ClassVar[str] = "1"
     template: ClassVar[str] = "self_instruct"
+    generates: ClassVar[bool] = True
+    publish_format: ClassVar[str] = "instructions"
 
     seed_file: str = ""
     k: int = 4

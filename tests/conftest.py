@@ -17,7 +17,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def run_cli(*args: str, cwd: Path | str = REPO, timeout: float = 600) -> subprocess.CompletedProcess:
+def run_cli(*args: str, cwd: Path | str = REPO, timeout: float = 600
+            ) -> subprocess.CompletedProcess:
     """Run ``python run.py ARGS`` as a real process (exit codes and stderr as a user sees)."""
     return subprocess.run([sys.executable, str(REPO / "run.py"), *args], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)

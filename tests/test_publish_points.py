@@ -96,3 +96,31 @@ def test_generating_stage_needs_a_publish_point_before_it(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"stages\[1\] \(split_sentences\) creates new records"):
         resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
                              stages=[{"type": "drop_short"}, {"type": "split_sentences"}]))
+
+
+@dataclass(frozen=True)
+class Tag(MapStage):
+    """Test stage: sets ``meta[field] = value`` on every record (text untouched)."""
+
+    name: ClassVar[str] = "tag"
+    field: str = "a"
+    value: int = 1
+
+    def process_doc(self, doc: Doc) -> None:
+        doc.set_meta(self.field, self.value)
+
+
+def test_metadata_edits_of_consecutive_stages_are_all_published(tmp_path: Path,
+                                                                monkeypatch) -> None:
+    """Two map stages in one segment each edit meta: the second edit must not be lost (it
+    once was, when the edited-meta marker of the first made the second look unchanged)."""
+    monkeypatch.setitem(STAGES, "tag", Tag)
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": "x", "text": "今天天气很好。", "src": "web"}\n', "utf-8")
+    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="t",
+                               stages=[{"type": "tag", "field": "a", "value": 1},
+                                       {"type": "tag", "field": "b", "value": 2},
+                                       {"type": "drop_short"}]))
+    run(cfg, "c.yaml", progress=Progress(False))
+    rows = pq.read_table(tmp_path / "out" / "t" / "v0001" / "data").to_pylist()
+    assert json.loads(rows[0]["meta"]) == {"src": "web", "a": 1, "b": 2}

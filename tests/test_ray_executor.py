@@ -28,7 +28,7 @@ from tests.test_resume import data_hashes
 
 MIB = 2**20
 NODE = {"num_cpus": 1, "object_store_memory": 100 * MIB}
-DEFAULT = str(REPO / "configs" / "default.yaml")
+DEFAULT = str(REPO / "configs" / "curation.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import REPO, SHARED_WEB, run_cli
 
-CHAIN_CONFIG = REPO / "configs" / "default.yaml"
+CHAIN_CONFIG = REPO / "configs" / "curation.yaml"
 
 
 def data_hashes(version: Path) -> dict[str, str]:

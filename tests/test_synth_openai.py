@@ -38,14 +38,16 @@ def free_port() -> int:
 
 
 class LlamaServer:
-    """``python -m llama_cpp.server`` on 127.0.0.1:<port>, started and killed by the test."""
+    """llama.cpp's server (``python -m synth.backends.llama_server``, i.e. ``llama_cpp.server``
+    with weight repacking off) on 127.0.0.1:<port>, started and killed by the test."""
 
     def __init__(self, port: int, log: Path) -> None:
         self.port, self.log = port, log
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_model(MODEL)),
+        cmd = [sys.executable, "-m", "synth.backends.llama_server",
+               "--model", str(resolve_model(MODEL)),
                "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048",
                "--model_alias", MODEL]
         with open(self.log, "ab") as log:

@@ -11,6 +11,8 @@ completion marker. So Ray only has to run ``fn(task)`` somewhere in the cluster:
 * a worker or node that dies is retried by Ray (``max_retries``); a transient ``OSError``
   (e.g. a shared filesystem hiccup) is retried too. Retrying is safe: tasks are idempotent;
 * a driver that dies leaves the markers behind: the same command resumes from them.
+* LLM stages: the openai backend's ``concurrency`` holds cluster-wide and the vLLM
+  backend runs as GPU actors (``pipeline.executors.ray_llm``).
 
 Workers run in the driver's working directory when it exists on their node, so relative
 input paths (and ids derived from them) mean the same as with the local executor.
@@ -89,8 +91,14 @@ class RayExecutor:
             raise
 
     def close(self) -> None:
+        """End the run's LLM actors (limiters, vLLM engines), then the connection we made."""
         import ray
 
+        from pipeline.executors.ray_llm import shutdown_llm_actors
+
+        if ray.is_initialized():
+            with contextlib.suppress(Exception):  # the cluster may be gone already
+                shutdown_llm_actors()
         if self._owns_connection and ray.is_initialized():
             ray.shutdown()
         self._owns_connection = False

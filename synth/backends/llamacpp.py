@@ -11,14 +11,22 @@ output equals its free output whenever the latter fits the schema.
 
 Requests run one after another (llama.cpp decodes one sequence here); the model loads on the
 first request, so building the backend is cheap.
+
+Weight repacking is off by default (``repack: false``): with llama-cpp-python 0.3.36 built
+from source on this team's AVX-512 machines, llama.cpp's runtime repacking of Q4_K weights
+("extra buffer types") segfaults in ``llama_decode`` on any batch of more than one token,
+i.e. on every prompt (measured: crash with every n_threads/n_batch/flash-attention setting;
+fine with repacking off, or with ``n_ubatch=1``, which is far slower). The binding has no
+argument for it, so :func:`model_params_patch` sets ``use_extra_bufts`` while the model loads.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from synth.backends.base import LLMRequest, LLMResult, OnResult, finish
@@ -37,28 +45,51 @@ def schema_grammar(schema: Any) -> str:
     return f"{gbnf}\n{_FENCED_ROOT}\n"
 
 
+@contextlib.contextmanager
+def model_params_patch(repack: bool) -> Iterator[None]:
+    """While active, models load with llama.cpp's weight repacking on or off."""
+    import llama_cpp.llama as binding
+
+    original = binding.llama_cpp.llama_model_default_params
+
+    def params() -> Any:
+        p = original()
+        p.use_extra_bufts = repack
+        return p
+
+    binding.llama_cpp.llama_model_default_params = params
+    try:
+        yield
+    finally:
+        binding.llama_cpp.llama_model_default_params = original
+
+
 class LlamaCppBackend:
     """``{type: llamacpp, model: <short name or .gguf path>, n_ctx, n_threads, n_batch}``.
 
     ``n_threads`` 0 means one per CPU core (llama-cpp-python's own default is half the cores).
+    ``repack``: llama.cpp's runtime weight repacking (off: see the module docstring).
     """
 
     kind = "llamacpp"
 
     def __init__(self, model: str = "qwen2.5-coder-0.5b-instruct-q4", n_ctx: int = 4096,
-                 n_threads: int = 0, n_batch: int = 512, chat_format: str | None = None) -> None:
+                 n_threads: int = 0, n_batch: int = 512, chat_format: str | None = None,
+                 repack: bool = False) -> None:
         self.model = model_identity(model)
         self._model_ref = model
         self._options = {"n_ctx": n_ctx, "n_threads": n_threads or os.cpu_count() or 1,
                          "n_batch": n_batch, "chat_format": chat_format}
+        self._repack = repack
         self._llm: Any = None
         self._grammars: dict[str, Any] = {}
 
     def _engine(self) -> Any:
         if self._llm is None:
             from llama_cpp import Llama  # heavy: imported only when the model is first used
-            self._llm = Llama(model_path=str(resolve_model(self._model_ref)), verbose=False,
-                              **self._options)
+            with model_params_patch(self._repack):
+                self._llm = Llama(model_path=str(resolve_model(self._model_ref)),
+                                  verbose=False, **self._options)
         return self._llm
 
     def _grammar(self, schema: Any) -> Any:

@@ -1,6 +1,8 @@
 """Any OpenAI-compatible server (``vllm serve``, SGLang, llama.cpp's server, hosted APIs).
 
 Requests of one batch run concurrently on an asyncio loop, at most ``concurrency`` in flight.
+Under Ray the limit holds across the whole cluster, not per worker process
+(``pipeline.executors.ray_llm``: every HTTP attempt also takes a slot of one shared limiter).
 A request that fails with HTTP 429/5xx, a timeout or a connection error is retried with
 exponential backoff (``backoff`` · 2^attempt seconds, capped at ``max_backoff``, jittered,
 ``Retry-After`` honoured); after ``max_retries`` retries the whole batch stops with
@@ -132,7 +134,10 @@ class OpenAIBackend:
     async def agenerate(self, requests: Sequence[LLMRequest],
                         on_result: OnResult | None = None) -> list[LLMResult]:
         import httpx
-        sem = asyncio.Semaphore(self.concurrency)
+
+        from pipeline.executors.ray_llm import request_slots  # under Ray: one cluster-wide limit
+        sem = request_slots(asyncio.Semaphore(self.concurrency), self.base_url,
+                            self.concurrency, self.timeout)
         limits = httpx.Limits(max_connections=self.concurrency,
                               max_keepalive_connections=self.concurrency)
         async with httpx.AsyncClient(headers=self.headers, timeout=self.timeout,
