@@ -81,7 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "binarized as score >= threshold. A seeded split is held out and "
                            "its precision/recall/F1 printed. --default rebuilds the bundled "
                            "default model."))
-    p.add_argument("inputs", nargs="*", help="labelled JSONL files (.jsonl or .jsonl.gz)")
+    p.add_argument("inputs", nargs="*", help="labelled JSONL files (.jsonl or .jsonl.gz), or "
+                   "published versions / parquet files (labels from stats: --label-field "
+                   "llm_quality_annotate.score --threshold 3)")
     p.add_argument("--out", help="model file to write (.bin); a .json sidecar holds metrics")
     p.add_argument("--threshold", type=float, help="binarize numeric labels at this score")
     p.add_argument("--label-field", default="label", help="field holding the label")

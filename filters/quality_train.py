@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import random
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -62,36 +63,65 @@ def tokenize(text: str, mode: str) -> str:
     raise ValueError(f"unknown tokenize mode {mode!r} (chars, words, words+chars)")
 
 
+def _jsonl_records(path: Path, label_field: str) -> Iterator[tuple[str, Any, Any]]:
+    """(where, text, label) of each line of a labelled JSONL (.gz) file."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = orjson.loads(line)
+                yield f"{path}:{n}", rec["text"], rec[label_field]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{n}: expected a JSON object with 'text' and "
+                                 f"{label_field!r}: {exc}") from None
+
+
+def _published_records(path: Path, label_field: str) -> Iterator[tuple[str, Any, Any]]:
+    """(where, text, label) of a published version (its ``data/``) or parquet files, the label
+    read from ``stats`` as ``<stage>.<measurement>`` (e.g. ``llm_quality_annotate.score``).
+    Records without it, or with a negative score (not sampled / not parsed), are skipped."""
+    import pyarrow.parquet as pq
+
+    stage, _, key = label_field.partition(".")
+    if not key:
+        raise ValueError(f"{path}: for a published version give --label-field "
+                         f"<stage>.<measurement>, e.g. llm_quality_annotate.score")
+    data = path / "data" if (path / "data").is_dir() else path
+    files = sorted(data.glob("*.parquet")) if data.is_dir() else [data]
+    for file in files:
+        table = pq.read_table(file, columns=["id", "text", "stats"])
+        for rid, text, raw in zip(*(table[c].to_pylist() for c in ("id", "text", "stats"))):
+            value = orjson.loads(raw or "{}").get(stage, {}).get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                continue
+            yield f"{file}:{rid}", text, value
+
+
 def read_labelled(paths: list[str | Path], threshold: float | None = None,
                   label_field: str = "label") -> list[tuple[str, int]]:
     """(text, 1|0) rows. Labels are high/low words or 1/0, or — with ``threshold`` — numeric
-    scores binarized as ``score >= threshold`` (e.g. LLM 0-5 ratings, threshold 3)."""
+    scores binarized as ``score >= threshold`` (e.g. LLM 0-5 ratings, threshold 3). A path may
+    be labelled JSONL or a published version / parquet file (labels from ``stats``)."""
     rows = []
-    for path in paths:
-        opener = gzip.open if str(path).endswith(".gz") else open
-        with opener(path, "rb") as fh:
-            for n, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = orjson.loads(line)
-                    text, raw = rec["text"], rec[label_field]
-                except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                    raise ValueError(f"{path}:{n}: expected a JSON object with 'text' and "
-                                     f"{label_field!r}: {exc}") from None
-                if not isinstance(text, str):
-                    raise ValueError(f"{path}:{n}: 'text' is not a string")
-                if threshold is not None:
-                    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-                        raise ValueError(f"{path}:{n}: label {raw!r} is not a number "
-                                         f"(needed with a threshold)")
-                    rows.append((text, int(raw >= threshold)))
-                    continue
-                label = str(raw).strip().lower()
-                if label not in HIGH | LOW:
-                    raise ValueError(f"{path}:{n}: label {raw!r} is not high/low or 1/0 "
-                                     "(give a threshold for numeric scores)")
-                rows.append((text, int(label in HIGH)))
+    for path in map(Path, paths):
+        published = path.is_dir() or path.suffix == ".parquet"
+        records = (_published_records if published else _jsonl_records)(path, label_field)
+        for where, text, raw in records:
+            if not isinstance(text, str):
+                raise ValueError(f"{where}: 'text' is not a string")
+            if threshold is not None:
+                if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+                    raise ValueError(f"{where}: label {raw!r} is not a number "
+                                     f"(needed with a threshold)")
+                rows.append((text, int(raw >= threshold)))
+                continue
+            label = str(raw).strip().lower()
+            if label not in HIGH | LOW:
+                raise ValueError(f"{where}: label {raw!r} is not high/low or 1/0 "
+                                 "(give a threshold for numeric scores)")
+            rows.append((text, int(label in HIGH)))
     return rows
 
 

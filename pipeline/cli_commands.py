@@ -104,7 +104,8 @@ def cmd_train_quality(args: argparse.Namespace) -> int:
         print(f"default model: {build_default_model(force=True)}")
         return 0
     if not args.inputs or not args.out:
-        raise ConfigError("train-quality: give labelled JSONL inputs and --out (or --default)")
+        raise ConfigError("train-quality: give labelled JSONL files or published versions and "
+                          "--out (or --default)")
     for path in args.inputs:
         if not Path(path).exists():
             raise ConfigError(f"train-quality: input not found: {path}")

@@ -16,6 +16,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.errors import StageUnavailable
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, write_ipc, write_json
 from pipeline.record import Doc
 from pipeline.schema import build_stage
@@ -76,11 +77,15 @@ def run_stage(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) 
     """Run a stage; if the batch raises, retry one doc at a time to quarantine the culprits."""
     try:
         return _call(stage, step, docs, shard_index)
+    except StageUnavailable:
+        raise  # not the records' fault: stop the run (finished work is kept)
     except Exception:  # noqa: BLE001 - isolate the failing records below
         out: list[Doc] = []
         for doc in docs:
             try:
                 out.extend(_call(stage, step, [doc], shard_index))
+            except StageUnavailable:
+                raise
             except Exception as exc:  # noqa: BLE001
                 tb = traceback.extract_tb(exc.__traceback__)[-1]
                 doc.error = f"{type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})"

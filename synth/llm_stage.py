@@ -41,6 +41,9 @@ def backend_identity(config: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k not in BACKEND_OPERATIONAL}
 
 
+#: Engines of this process by config (see ``LLMStage.make_engine``).
+_ENGINES: dict[str, Backend] = {}
+
 #: Stat keys every LLM-generated record carries (summed over the calls charged to it).
 #: ``_cache_hits`` and ``_engine_tokens`` (completion tokens the engine decoded in this run,
 #: i.e. not answered from the cache) are run counters: they reach the manifest, not the record.
@@ -122,8 +125,13 @@ class LLMStage(MapStage):
         return params
 
     def make_engine(self, config: dict[str, Any]) -> Backend:
-        """An engine from a config dict, behind the call cache unless ``cache_dir`` is "off"."""
-        engine: Backend = create_backend(config)
+        """An engine from a config dict, behind the call cache unless ``cache_dir`` is "off".
+        Stages of one worker process with the same engine config share one engine (one copy
+        of the model in memory, not one per stage)."""
+        key = orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode()
+        if key not in _ENGINES:
+            _ENGINES[key] = create_backend(config)
+        engine: Backend = _ENGINES[key]
         if self.cache_dir != "off":
             engine = CachedBackend(engine, LLMCache(self.cache_dir or default_cache_dir()))
         return engine

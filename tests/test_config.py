@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from pipeline.config import ConfigError, apply_override, config_hash, resolve
-from tests.conftest import run_cli, write_config, write_jsonl
+from tests.conftest import REPO, run_cli, write_config, write_jsonl
 
 
 @pytest.fixture
@@ -111,3 +111,11 @@ def test_validate_prints_resolved_config_and_hash(tmp_path: Path, data: Path) ->
     assert f"# config_hash: {config_hash(resolve(cfg, ['output.compression_level=7']))}" \
         in proc.stdout
     assert config_hash(resolve(cfg)) != config_hash(resolve(cfg, ["output.compression_level=7"]))
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
+def test_every_shipped_config_validates(name: str) -> None:
+    """Each recipe in configs/ is a valid config (its input pointed at the bundled sample)."""
+    cfg = resolve(REPO / "configs" / name,
+                         ["input.paths=[samples/*.jsonl]", "input.format=auto"])
+    assert cfg["stages"] and cfg["name"]

@@ -92,3 +92,24 @@ def test_default_model_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyP
     docs = [Doc(id=str(i), text=t) for i, t in enumerate(WIKI + CHAT)]
     stage.process(docs)
     assert min(d.stats["score"] for d in docs[:2]) > 0.5 > max(d.stats["score"] for d in docs[2:])
+
+
+def test_llm_labels_of_a_published_version_are_distilled(tmp_path: Path) -> None:
+    """train-quality reads a version's stats (llm_quality_annotate.score); unscored records
+    (-1: not sampled or not parsed) are left out; the score is binarized at the threshold."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    scores = [4, 5, 1, -1, 0, 3]
+    texts = [WIKI[0], WIKI[1], CHAT[0], CHAT[1], "今天吃什么", "长城位于中国北方。"]
+    (tmp_path / "v0001" / "data").mkdir(parents=True)
+    pq.write_table(pa.table({
+        "id": [f"d{i}" for i in range(6)], "text": texts, "meta": ["{}"] * 6,
+        "stats": [json.dumps({"llm_quality_annotate": {"score": s, "sampled": s >= 0}})
+                  for s in scores]}), tmp_path / "v0001" / "data" / "part-00000.parquet")
+    rows = read_labelled([tmp_path / "v0001"], threshold=3,
+                         label_field="llm_quality_annotate.score")
+    assert rows == [(WIKI[0], 1), (WIKI[1], 1), (CHAT[0], 0), ("今天吃什么", 0),
+                    ("长城位于中国北方。", 1)]
+    with pytest.raises(ValueError, match="<stage>.<measurement>"):
+        read_labelled([tmp_path / "v0001"], threshold=3, label_field="score")

@@ -193,3 +193,23 @@ def test_unreachable_server_fails_with_a_clear_message() -> None:
     backend = create_backend(backend_config(url, max_retries=2))
     with pytest.raises(BackendUnavailable, match=rf"{url} failed 3 attempts.*ConnectError"):
         backend.generate(requests()[:2])
+
+
+def test_run_with_a_dead_server_fails_clearly_and_keeps_finished_work(tmp_path: Path) -> None:
+    """Through the CLI: the engine is down → exit 1 with one line naming the server, no record
+    quarantined for it, nothing published, and the curation work before it kept for resume."""
+    from tests.conftest import run_cli, write_config, write_jsonl
+
+    src = write_jsonl(tmp_path / "docs.jsonl", [
+        {"id": "d1", "text": "长城是中国古代的军事防御工程，东起山海关，西至嘉峪关。"}])
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    config = write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="qa", stages=[
+        {"type": "heuristics", "min_chars": 10, "publish": "docs"},
+        {"type": "synth_doc_qa", "k": 1, "cache_dir": str(tmp_path / "cache"),
+         "backend": backend_config(url, max_retries=1, backoff=0.01)}])
+    proc = run_cli("run", str(config), "--progress", "never")
+    assert proc.returncode == 1
+    assert proc.stderr.count("\n") == 1 and url in proc.stderr and "resume" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((tmp_path / "out").glob("*/v0001"))
+    assert list((tmp_path / "out" / "qa" / "_work").rglob("*.done.json"))  # heuristics done

@@ -25,8 +25,6 @@ DOCS = [
     "大规模修缮，今天看到的砖石长城大多建于明代。",
     "杭州西湖位于浙江省杭州市西部，湖面面积约六点四平方公里。西湖十景形成于南宋时期，其中"
     "苏堤春晓和断桥残雪最为有名。二〇一一年西湖被列入世界遗产名录。",
-    "大熊猫主要生活在中国四川、陕西和甘肃的山区，以竹子为主要食物。成年大熊猫每天要花十多个"
-    "小时进食，一天能吃掉十几公斤竹子。",
 ]
 ENGINE = {"type": "llamacpp", "model": "qwen2.5-coder-0.5b-instruct-q4", "n_ctx": 2048,
           "n_threads": 2}
@@ -83,12 +81,12 @@ def test_sft_and_preference_versions_have_their_layouts_and_cards(reference: Pat
         assert row["messages"] == [{"role": "user", "content": row["instruction"]},
                                    {"role": "assistant", "content": row["output"]}]
         meta = json.loads(row["meta"])
-        assert meta["source_id"] in {"doc0", "doc1", "doc2"}
+        assert meta["source_id"] in {"doc0", "doc1"}
         assert meta["synth"]["model"] == "qwen2.5-coder-0.5b-instruct-q4"
     pref_dir = reference / "pref" / "v0001"
     manifest = json.loads((pref_dir / "manifest.json").read_text())
     counts = manifest["counts"]
-    assert counts["input"] == counts["kept"] + counts["rejected"] + counts["quarantined"] >= 3
+    assert counts["input"] == counts["kept"] + counts["rejected"] + counts["quarantined"] >= 2
     if counts["kept"]:
         pref = pq.read_table(pref_dir / "data").to_pylist()
         for row in pref:

@@ -15,11 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from pipeline.errors import StageUnavailable
+
 #: Called with (request index, result) as soon as one result is known (the cache writes it).
 OnResult = Callable[[int, "LLMResult"], None]
 
 
-class BackendUnavailable(RuntimeError):
+class BackendUnavailable(StageUnavailable):
     """The engine cannot be reached after all retries: the run must stop (the cache stays)."""
 
 
