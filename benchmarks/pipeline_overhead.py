@@ -4,6 +4,11 @@ Both run as fresh processes over the same input files, interleaved, ``--reps`` t
 figures are medians. Peak RSS is the child's max resident set (sum over the pipeline's
 process tree is not needed at workers=1: it runs inline).
 
+With ``--scale K`` (default 4) the same jobs also run on K copies of every input file (ids
+suffixed per copy), in the same interleaved reps. That separates what a run costs once
+(interpreter start, imports, the plot helper, card, manifest) from what each record costs:
+``marginal ratio = (pipeline(Kx) - pipeline(1x)) / (bare(Kx) - bare(1x))``.
+
     python benchmarks/pipeline_overhead.py [--input-dir ../shared/data/web] [--reps 5]
 """
 
@@ -51,43 +56,80 @@ def timed(cmd: list[str]) -> tuple[float, int]:
     return elapsed, usage.ru_maxrss // 1024
 
 
+def scaled_copy(files: list[str], k: int, out: Path) -> list[str]:
+    """K copies of every file's records, ids suffixed ``#c1..#cK`` (so nothing is an exact
+    duplicate by id); one output file per input file."""
+    import orjson
+
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for f in files:
+        dest = out / Path(f).name
+        with open(f, "rb") as src, open(dest, "wb") as fh:
+            lines = src.readlines()
+            for c in range(1, k + 1):
+                for line in lines:
+                    obj = orjson.loads(line)
+                    obj["id"] = f"{obj.get('id')}#c{c}"
+                    fh.write(orjson.dumps(obj) + b"\n")
+        written.append(str(dest))
+    return written
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "data" / "web"))
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--stages", type=int, default=3, help="number of no-op stages")
+    ap.add_argument("--scale", type=int, default=4, help="copies for the marginal cost (0: off)")
     args = ap.parse_args()
-    files = sorted(str(p) for p in Path(args.input_dir).glob("*.jsonl"))
-    records = sum(sum(1 for _ in open(f, "rb")) for f in files)
-    times: dict[str, list[float]] = {"bare": [], "w1": [], "w2": []}
-    mem: dict[str, list[int]] = {"bare": [], "w1": [], "w2": []}
+    base = sorted(str(p) for p in Path(args.input_dir).glob("*.jsonl"))
     with tempfile.TemporaryDirectory() as tmp:
+        inputs = {"1x": base}
+        if args.scale > 1:
+            inputs[f"{args.scale}x"] = scaled_copy(base, args.scale, Path(tmp) / "scaled")
+        records = {k: sum(sum(1 for _ in open(f, "rb")) for f in v) for k, v in inputs.items()}
+        times: dict[tuple[str, str], list[float]] = {}
+        mem: dict[tuple[str, str], list[int]] = {}
         cfg = Path(tmp) / "bench.yaml"
         for rep in range(args.reps):  # interleaved, so load changes hit every variant alike
-            out = Path(tmp) / f"bare{rep}"
-            out.mkdir()
-            t, m = timed([sys.executable, "-c", BARE, *files, str(out)])
-            times["bare"].append(t)
-            mem["bare"].append(m)
-            for workers in (1, 2):
-                cfg.write_text(yaml.safe_dump({
-                    "name": "bench", "input": {"paths": files},
-                    "output": {"dir": str(Path(tmp) / f"pipe{rep}w{workers}")},
-                    "executor": {"workers": workers},
-                    "stages": [{"type": "noop"}] * args.stages}))
-                t, m = timed([sys.executable, "run.py", "run", str(cfg), "--progress", "never"])
-                times[f"w{workers}"].append(t)
-                mem[f"w{workers}"].append(m)
+            for size, files in inputs.items():
+                out = Path(tmp) / f"bare{rep}{size}"
+                out.mkdir()
+                t, m = timed([sys.executable, "-c", BARE, *files, str(out)])
+                times.setdefault((size, "bare"), []).append(t)
+                mem.setdefault((size, "bare"), []).append(m)
+                for workers in (1, 2):
+                    cfg.write_text(yaml.safe_dump({
+                        "name": "bench", "input": {"paths": files},
+                        "output": {"dir": str(Path(tmp) / f"pipe{rep}{size}w{workers}")},
+                        "executor": {"workers": workers},
+                        "stages": [{"type": "noop"}] * args.stages}))
+                    t, m = timed([sys.executable, "run.py", "run", str(cfg), "--progress",
+                                  "never"])
+                    times.setdefault((size, f"w{workers}"), []).append(t)
+                    mem.setdefault((size, f"w{workers}"), []).append(m)
     med = {k: statistics.median(v) for k, v in times.items()}
-    print(f"input: {len(files)} files, {records} records; {args.reps} reps, medians")
-    print(f"{'':<40}{'seconds':>9}{'records/s':>12}{'peak RSS MiB':>14}{'ratio':>8}")
     labels = {"bare": "bare loop (parse JSONL + write parquet)",
               "w1": f"pipeline, {args.stages} no-op stages, 1 worker",
               "w2": f"pipeline, {args.stages} no-op stages, 2 workers"}
-    for key, label in labels.items():
-        print(f"{label:<40}{med[key]:>9.2f}{records / med[key]:>12,.0f}"
-              f"{statistics.median(mem[key]):>14}{med[key] / med['bare']:>7.2f}x")
+    print(f"{len(base)} files; {args.reps} reps interleaved, medians")
+    print(f"{'input':<7}{'':<40}{'seconds':>9}{'records/s':>12}{'peak RSS MiB':>14}"
+          f"{'ratio':>8}")
+    for size in inputs:
+        for key, label in labels.items():
+            t = med[size, key]
+            print(f"{size + ' ' + format(records[size], ','):<14}{label:<40}{t:>9.2f}"
+                  f"{records[size] / t:>12,.0f}{statistics.median(mem[size, key]):>14}"
+                  f"{t / med[size, 'bare']:>7.2f}x")
+    if len(inputs) == 2:
+        big = f"{args.scale}x"
+        for key in ("w1", "w2"):
+            marginal = (med[big, key] - med["1x", key]) / (med[big, "bare"] - med["1x", "bare"])
+            fixed = med["1x", key] - med["1x", "bare"] * marginal
+            print(f"marginal (per-record) ratio, {labels[key]}: {marginal:.2f}x; "
+                  f"fixed start-up cost beyond the bare loop's: {fixed:.2f} s")
     print("peak RSS: the main process (workers are separate processes at 2 workers)")
     print("target: pipeline / bare <= 1.5x")
 

@@ -91,7 +91,7 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
         table = pa.table(rows, schema=SHARD_SCHEMA)
         write_ipc(out / f"{name}.arrow", table)
         shards.append({"id": name, "rows": len(rows["id"]),
-                       "length_hist": length_hist(table["text"])})
+                       "length_hist": length_hist(rows["text"])})
         for col in rows.values():
             col.clear()
 

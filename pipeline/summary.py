@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.compute as pc
 
 #: Text-length histogram bin edges in characters (log-spaced, 1 .. 1M).
 LENGTH_BINS = np.unique(np.round(np.logspace(0, 6, 31)).astype(np.int64))
@@ -20,15 +19,22 @@ SAMPLE_PER_SHARD = 2_000  # first N values of each stat per shard, for quantiles
 SAMPLE_TOTAL = 50_000
 
 
-def length_hist(texts: pa.ChunkedArray | pa.Array) -> list[int]:
-    """Counts of text lengths (characters) per LENGTH_BINS bin (bin 0: shorter than 1)."""
-    lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
+def length_hist(texts: pa.ChunkedArray | pa.Array | list[str]) -> list[int]:
+    """Counts of text lengths (characters) per LENGTH_BINS bin (bin 0: shorter than 1).
+    A Python list (ingest has one) is measured without importing ``pyarrow.compute``."""
+    if isinstance(texts, list):
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+    else:
+        import pyarrow.compute as pc
+
+        lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
     return np.bincount(np.searchsorted(LENGTH_BINS, lengths, side="right"),
                        minlength=len(LENGTH_BINS) + 1).tolist()
 
 
-def shard_summary(table: pa.Table) -> dict[str, Any]:
-    """Kept-record summary of one shard: length histogram, per-stat sum, count and sample."""
+def shard_summary(table: pa.Table, texts: list[str] | None = None) -> dict[str, Any]:
+    """Kept-record summary of one shard: length histogram, per-stat sum, count and sample.
+    ``texts``: the shard's texts as a list, when the caller has them (saves a conversion)."""
     stats: dict[str, dict[str, dict[str, Any]]] = {}
     for col in (c for c in table.column_names if c.startswith("stats.")):
         per_key = stats.setdefault(col[len("stats."):], {})
@@ -43,7 +49,8 @@ def shard_summary(table: pa.Table) -> dict[str, Any]:
                 acc["n"] += 1
                 if len(acc["sample"]) < SAMPLE_PER_SHARD:
                     acc["sample"].append(value)
-    return {"length_hist": length_hist(table["text"]), "stats": stats}
+    return {"length_hist": length_hist(table["text"] if texts is None else texts),
+            "stats": stats}
 
 
 def merge(input_hists: list[list[int]], shards: list[dict[str, Any]]) -> dict[str, Any]:

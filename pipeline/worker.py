@@ -127,7 +127,7 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
                   "seconds": time.perf_counter() - started,
                   "stat_sums": {**stat_sums(kept, rejected), **counters}}
         if step.summarize:
-            result["summary"] = shard_summary(kept_table)
+            result["summary"] = shard_summary(kept_table, [d.text for d in kept])
         write_json(base.with_suffix(".done.json"), result)
         results.append(result)
         table = kept_table
@@ -145,6 +145,8 @@ def pop_run_counters(docs: list[Doc]) -> dict[str, float]:
     published rows (whose bytes must not depend on resume or cache state)."""
     sums: dict[str, float] = {}
     for d in docs:
+        if not d.stats:
+            continue
         for key in [k for k in d.stats if k.startswith("_")]:
             value = d.stats.pop(key)
             if not isinstance(value, bool) and isinstance(value, (int, float)):
