@@ -6,6 +6,10 @@
   kept only when both orders agree (:func:`synth.preference.pair_verdict`). Stats ``pairs`` and
   ``consistent_pairs`` give the run's consistency rate (sum over records, then divide).
 
+Reference-guided grading (as in MT-Bench): with ``use_reference`` and a ``meta.reference``
+answer (``respond`` keeps the grounded answer of ``synth_doc_qa`` there), the pointwise rubric
+also shows the reference, so a fluent answer with wrong facts scores low on correctness.
+
 Responses are untrusted (inside ``<document>`` tags); the output is schema-constrained. A record
 with fewer than two usable judgments is rejected as ``parse_error`` or ``truncated``.
 """
@@ -41,25 +45,31 @@ class Judge(LLMStage):
     with a 50-character rationale."""
 
     name: ClassVar[str] = "judge"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
 
     mode: str = "pointwise"
+    use_reference: bool = True
     max_tokens: int = 256
 
     def process(self, docs: list[Doc]) -> list[Doc]:
         if self.mode not in ("pointwise", "pairwise"):
             raise ValueError("judge.mode must be pointwise or pairwise")
-        tpl = load_template(f"judge_{self.mode}")
+        plain = load_template(f"judge_{self.mode}")
+        with_ref = load_template("judge_pointwise_ref") if self.mode == "pointwise" else plain
         schema = POINTWISE_SCHEMA if self.mode == "pointwise" else PAIRWISE_SCHEMA
         jobs: list[tuple[int, tuple[int, ...]]] = []  # (doc, response indices)
         requests = []
+        templates: dict[int, Any] = {}
         for d, doc in enumerate(docs):
             prompt = untrusted(user_message(*instruction_of(doc)))
+            reference = doc.meta.get("reference") if self.use_reference else None
+            tpl = with_ref if reference else plain
+            extra = {"reference": untrusted(str(reference))} if tpl is with_ref else {}
             texts = [r["text"] for r in doc.meta.get("responses") or []]
             ok = [i for i, r in enumerate(doc.meta.get("responses") or []) if r["status"] == "ok"]
             if self.mode == "pointwise":
                 keys: list[tuple[int, ...]] = [(i,) for i in ok]
-                values = [{"response": untrusted(texts[i])} for i in ok]
+                values = [{"response": untrusted(texts[i]), **extra} for i in ok]
             else:
                 keys = [k for i, j in combinations(ok, 2) for k in ((i, j), (j, i))]
                 values = [{"response_a": untrusted(texts[a]), "response_b": untrusted(texts[b])}
@@ -68,11 +78,12 @@ class Judge(LLMStage):
                 jobs.append((d, key))
                 requests.append(LLMRequest(messages=tpl.render(instruction=prompt, **value),
                                            sampling=self.sampling(), json_schema=schema))
+            templates[d] = tpl
         by_doc: dict[int, dict[tuple[int, ...], Outcome]] = {}
         for (d, key), outcome in zip(jobs, self.call(requests)):
             by_doc.setdefault(d, {})[key] = outcome
         for d, doc in enumerate(docs):
-            self._annotate(doc, by_doc.get(d, {}), tpl)
+            self._annotate(doc, by_doc.get(d, {}), templates[d])
         return docs
 
     def _annotate(self, doc: Doc, outcomes: dict[tuple[int, ...], Outcome], tpl: Any) -> None:

@@ -26,7 +26,7 @@ class Respond(LLMStage):
     choice; UltraFeedback-style pipelines sample 0.7–1.0 across several models)."""
 
     name: ClassVar[str] = "respond"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     template: ClassVar[str] = "respond"
     publish_format: ClassVar[str] = "sft"
 
@@ -67,6 +67,8 @@ class Respond(LLMStage):
                                   **self.llm_meta(outcome, tpl, engine)})
             complete = [r for r in responses if r["status"] == "ok"]
             errors = [r for r in responses if r["status"] == "error"]
+            if doc.meta.get("output") and "reference" not in doc.meta:
+                doc.set_meta("reference", doc.meta["output"])  # e.g. synth_doc_qa's answer
             doc.set_meta("responses", responses)
             if complete:
                 doc.set_meta("output", complete[0]["text"])

@@ -279,3 +279,21 @@ def test_fingerprint_ignores_where_and_how_fast_the_engine_runs() -> None:
             == Respond(extra_backends=({"type": "openai", "model": "m2"},)).fingerprint("up"))
     assert set(SYNTH_STAGES) == {"synth_doc_qa", "self_instruct", "evol_instruct", "respond",
                                  "judge", "preference_pairs", "llm_quality_annotate"}
+
+
+def test_respond_keeps_the_grounded_answer_and_judge_grades_against_it() -> None:
+    """synth_doc_qa's answer survives respond as ``meta.reference``; the pointwise judge shows
+    it (reference-guided grading), and does not when ``use_reference`` is off."""
+    doc = Doc(id="q", text="长城有多长？", meta_json=orjson.dumps(
+        {"instruction": "长城有多长？", "output": "长城全长两万多公里。"}).decode())
+    stage, _ = staged(Respond(n=2), lambda r: "长城大约一百公里。")
+    [doc] = stage.process([doc])
+    assert doc.meta["reference"] == "长城全长两万多公里。"
+    assert doc.meta["output"] == "长城大约一百公里。"
+    judge, engine = staged(Judge(), pointwise_responder)
+    [judged] = judge.process([Doc(id=doc.id, text=doc.text, meta_json=doc.meta_out())])
+    assert all("参考答案" in user_text(c) and "两万多公里" in user_text(c) for c in engine.calls)
+    assert judged.meta["judge"]["template"] == "judge_pointwise_ref"
+    plain, engine = staged(Judge(use_reference=False), pointwise_responder)
+    plain.process([Doc(id=doc.id, text=doc.text, meta_json=doc.meta_out())])
+    assert not any("参考答案" in user_text(c) for c in engine.calls)
