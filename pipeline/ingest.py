@@ -56,7 +56,7 @@ def _validate(rec: SourceRecord, max_bytes: int) -> str | None:
         return rec.error
     if not isinstance(rec.text, str):
         return f"text is {type(rec.text).__name__}, not a string"
-    if not rec.text.strip():
+    if not rec.text or rec.text.isspace():
         return "empty text"
     if rec.raw_bytes == 0:  # parquet/hf/web: size and encoding not checked by the reader
         try:

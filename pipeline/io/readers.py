@@ -100,7 +100,7 @@ def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
                 yield SourceRecord(line_no, error=f"record of {len(raw)} bytes exceeds "
                                    f"max_record_bytes={opts.max_bytes}", raw_bytes=len(raw))
                 continue
-            if not raw.strip():
+            if not raw or raw.isspace():  # blank line (no copy, unlike strip())
                 continue
             try:
                 obj = orjson.loads(raw)
