@@ -8,6 +8,9 @@ ones — boilerplate, dedup — are left out: Ray Data has no equivalent of thei
   stage's kept/rejected/delta files and completion markers (what resume needs).
 * ``data``: ``read_parquet → map_batches(chain of the same stages, batch = shard size,
   2 actors) → write_parquet`` of every record with its reason; no per-stage files or markers.
+  Each actor asks for ``ACTOR_CPUS`` = 0.5 logical CPU: two 1-CPU actors would hold both
+  CPUs of the cluster and leave none for the read and write tasks (Ray Data then waits
+  forever — it did, with Ray 2.60). Both engines still get the same 2 physical cores.
 
 Figures: medians of ``--reps`` alternating runs, records/s over the wall time, and peak PSS
 of this process tree (driver + Ray processes) during each run.
@@ -30,6 +33,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 REPO = Path(__file__).resolve().parent.parent
+#: Logical CPUs per Ray Data actor (see the module docstring).
+ACTOR_CPUS = 0.5
 sys.path.insert(0, str(REPO))
 
 from benchmarks.ray_vs_local import _mem_kb, _tree, build_corpus  # noqa: E402
@@ -118,7 +123,7 @@ def main() -> None:
     print(f"{args.records:,} records in {len(shards)} shards; map stages: "
           f"{', '.join(p['type'] for p in params)}", flush=True)
 
-    ray.init(num_cpus=2, object_store_memory=512 * 2**20, include_dashboard=False,
+    ray.init(address="local", num_cpus=2, object_store_memory=512 * 2**20, include_dashboard=False,
              logging_level="WARNING")
     ray.data.DataContext.get_current().enable_progress_bars = False
     ex = RayExecutor({"type": "ray", "workers": None})
@@ -134,7 +139,8 @@ def main() -> None:
         out = root / f"data{rep}"
         (ray.data.read_parquet(str(root / "pq"))
          .map_batches(Chain, fn_constructor_args=(params,), batch_size=config["input"]
-                      ["shard_size"], batch_format="pyarrow", concurrency=2)
+                      ["shard_size"], batch_format="pyarrow",
+                      compute=ray.data.ActorPoolStrategy(size=2), num_cpus=ACTOR_CPUS)
          .write_parquet(str(out)))
         return pq.read_table(out, columns=["reason"])["reason"].null_count
 

@@ -9,11 +9,13 @@ workers, ``ray`` starting its own 2-CPU cluster. Runs alternate; figures are med
 Memory is the peak over the whole process tree (driver, pool / raylet, GCS and Ray workers),
 sampled every 0.2 s: PSS (shared pages split between processes) and RSS (summed).
 
-Also printed: per-stage throughput per core (worker seconds from the manifest and, for a
-global stage, its scan markers) and the tail (last marker → manifest: executor shutdown and
-publishing parquet on the driver), the inputs of the README's scale plan.
+Also printed: per-stage throughput per core (worker seconds from the manifest; for a global
+stage the sum of its phases, split into scan / reduce / finalize / apply) and the tail (last
+marker → manifest: executor shutdown and publishing parquet on the driver) and the ingest
+wall time (start → last ingest marker, incl. CLI start-up), the inputs of the scale plan.
 
     python benchmarks/ray_vs_local.py [--sizes 100000 1000000] [--reps 3] [--reps-large 1]
+                                      [--executors local ray]
 """
 
 from __future__ import annotations
@@ -104,11 +106,14 @@ def stage_input_mb(work: Path, manifest: dict) -> list[float]:
         return sum(pc.sum(pc.binary_length(load_output(p)["text"])).as_py() or 0
                    for p in paths) / 1e6
 
-    shard = "[0-9a-f]" * 16 + "-[0-9]*.arrow"
-    sizes = [text_mb(sorted(work.glob(f"ingest/*/{shard}")))]
+    def outputs(d: Path) -> list[Path]:  # kept shards only, not .rejected / .quarantine
+        return sorted(p for p in d.glob("[0-9a-f]" * 16 + "-[0-9]*.arrow")
+                      if p.name.count(".") == 1)
+
+    sizes = [text_mb([p for d in work.glob("ingest/*") for p in outputs(d)])]
     for s in manifest["stages"][:-1]:
         step_dir = next(work.glob(f"*/{s['name'].replace('#', '_')}-{s['fingerprint']}"))
-        sizes.append(text_mb(sorted(step_dir.glob(shard))))
+        sizes.append(text_mb(outputs(step_dir)))
     return sizes
 
 
@@ -120,7 +125,7 @@ def run_once(executor: str, files: list[Path], out: Path, timeout: float,
     cmd = [sys.executable, str(REPO / "run.py"), "run", str(REPO / "configs" / "curation.yaml"),
            "--set", f"input.paths=[{files[0].parent / 'part-*.jsonl'}]",
            "--set", f"output.dir={out}", "--progress", "never", *ex]
-    started = time.perf_counter()
+    started, started_epoch = time.perf_counter(), time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
     while proc.poll() is None:
@@ -138,16 +143,18 @@ def run_once(executor: str, files: list[Path], out: Path, timeout: float,
     manifest = json.loads((version / "manifest.json").read_text())
     work = out / "default" / "_work"
     last_marker = max(p.stat().st_mtime for p in work.rglob("*.done.json"))
+    # ingest (JSONL → Arrow shards, one task per file): start → last ingest marker, wall time
+    ingest_s = max(p.stat().st_mtime for p in work.glob("ingest/*/done.json")) - started_epoch
     stages = []
     for s in manifest["stages"]:
-        scans = list(work.glob(f"global/*-{s['fingerprint']}/scan/*.done.json"))
-        scan_s = sum(json.loads(p.read_text())["seconds"] for p in scans)
-        stages.append((s["name"], s["in"], s["seconds"] + scan_s))
+        # worker seconds; for a global stage its phases (scan + reduce + finalize + apply)
+        stages.append((s["name"], s["in"], s["seconds"], s.get("phase_seconds", {})))
     sizes = stage_input_mb(work, manifest) if measure_bytes else [0.0] * len(stages)
     stages = [(*st, mb) for st, mb in zip(stages, sizes)]
     return {"wall": wall, "records": manifest["counts"]["input"], "pss_mb": peak_pss / 1024,
             "rss_mb": peak_rss / 1024, "stages": stages,
-            "tail_s": (version / "manifest.json").stat().st_mtime - last_marker}
+            "tail_s": (version / "manifest.json").stat().st_mtime - last_marker,
+            "ingest_s": ingest_s}
 
 
 def main() -> None:
@@ -156,13 +163,15 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="runs per executor below 500k records")
     ap.add_argument("--reps-large", type=int, default=1, help="runs per executor from 500k")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
+    ap.add_argument("--executors", nargs="+", default=["local", "ray"],
+                    choices=["local", "ray"])
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zhc_ray_bench")
     args = ap.parse_args()
     for n in args.sizes:
         files = build_corpus(n, args.work)
         runs: dict[str, list[dict]] = {"local": [], "ray": []}
         for rep in range(args.reps if n < 500_000 else args.reps_large):
-            for ex in ("local", "ray"):
+            for ex in args.executors:
                 out = Path(tempfile.mkdtemp(dir=args.work, prefix=f"{ex}{n}-"))
                 r = run_once(ex, files, out, args.timeout, ex == "local" and rep == 0)
                 shutil.rmtree(out, ignore_errors=True)
@@ -172,26 +181,33 @@ def main() -> None:
                 runs[ex].append(r)
                 print(f"{n:>9,} {ex:5} rep {rep}: {r['wall']:7.1f} s  "
                       f"{r['records'] / r['wall']:7,.0f} rec/s  PSS {r['pss_mb']:6.0f} MB  "
-                      f"RSS {r['rss_mb']:6.0f} MB  tail {r['tail_s']:5.1f} s", flush=True)
+                      f"RSS {r['rss_mb']:6.0f} MB  ingest {r['ingest_s']:5.1f} s  "
+                      f"tail {r['tail_s']:5.1f} s", flush=True)
         report(n, runs)
 
 
 def report(n: int, runs: dict[str, list[dict]]) -> None:
     med = {ex: {k: statistics.median(r[k] for r in rs) for k in ("wall", "pss_mb", "rss_mb",
-                                                                 "tail_s")}
+                                                                 "tail_s", "ingest_s")}
            for ex, rs in runs.items() if rs}
     print(f"\n== {n:,} records, medians of {len(runs['local'])} local / {len(runs['ray'])} ray")
     for ex, m in med.items():
         print(f"  {ex:5} {n / m['wall']:8,.0f} rec/s  wall {m['wall']:7.1f} s  peak PSS "
-              f"{m['pss_mb']:6.0f} MB  RSS {m['rss_mb']:6.0f} MB  tail {m['tail_s']:.1f} s")
+              f"{m['pss_mb']:6.0f} MB  RSS {m['rss_mb']:6.0f} MB  ingest {m['ingest_s']:.1f} s  "
+              f"tail {m['tail_s']:.1f} s")
     if len(med) == 2:
         print(f"  ray / local throughput: {med['local']['wall'] / med['ray']['wall']:.2f}")
-    print("  per-core throughput by stage (local runs; worker seconds, scan + apply for global;"
-          " MB = UTF-8 text entering the stage):")
-    for i, (name, n_in, _, mb) in enumerate(runs["local"][0]["stages"] if runs["local"] else []):
+    print("  per-core throughput by stage (local runs; worker seconds, for a global stage all its"
+          " phases; MB = UTF-8 text entering the stage; finalize = the one serial task):")
+    for i, (name, n_in, _, phases, mb) in enumerate(runs["local"][0]["stages"]
+                                                    if runs["local"] else []):
         sec = statistics.median(r["stages"][i][2] for r in runs["local"])
+        split = "  ".join(
+            f"{k} {statistics.median(r['stages'][i][3][k] for r in runs['local']):.2f}"
+            for k in ("scan", "reduce", "finalize", "apply") if k in phases)
         print(f"    {name:14} in {n_in:>9,} rec {mb:8.1f} MB  {sec:8.1f} s  "
-              f"{n_in / max(sec, 1e-9):9,.0f} rec/s/core  {mb / max(sec, 1e-9):6.2f} MB/s/core")
+              f"{n_in / max(sec, 1e-9):9,.0f} rec/s/core  {mb / max(sec, 1e-9):6.2f} MB/s/core"
+              f"{'  (' + split + ' s)' if split else ''}")
 
 
 if __name__ == "__main__":

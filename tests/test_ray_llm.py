@@ -4,6 +4,8 @@
   server on 127.0.0.1 that counts the requests in flight. Under the cluster-wide limiter the
   server never sees more than 3 at once (and does see 3); with the limiter switched off the
   same tasks exceed 3, so the test can tell the two apart. The answers are the same.
+* the real CLI with an openai-backed LLM stage publishes the same bytes on the cluster as with
+  the local executor, and the server sees at most ``concurrency`` requests at once.
 * a slot whose holder died is reclaimed after its lease.
 * vLLM engines as GPU actors, against a FAKE ``vllm`` package written by this test (no GPU and
   no vLLM here): the worker node declares 2 logical GPUs; each engine actor must be given its
@@ -12,6 +14,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -35,6 +38,8 @@ from pipeline.executors.ray_llm import (
     shutdown_llm_actors,
 )
 from synth.backends.base import BackendUnavailable, LLMRequest, Sampling
+from tests.conftest import REPO, run_cli, write_config
+from tests.test_resume import data_hashes
 
 MIB = 2**20
 
@@ -140,7 +145,11 @@ class Counting(BaseHTTPRequestHandler):
         with srv.lock:
             srv.in_flight -= 1
         question = body["messages"][-1]["content"]
-        data = json.dumps({"choices": [{"message": {"content": f"答：{question}"},
+        answer = f"答：{question}"
+        if "response_format" in body:  # a schema request: the annotation stage's JSON
+            score = int(hashlib.sha256(question.encode()).hexdigest(), 16) % 6
+            answer = json.dumps({"score": score, "rationale": f"评分{score}"}, ensure_ascii=False)
+        data = json.dumps({"choices": [{"message": {"content": answer},
                                         "finish_reason": "stop"}],
                            "usage": {"prompt_tokens": 5, "completion_tokens": 3}}).encode()
         self.send_response(200)
@@ -278,7 +287,48 @@ def test_vllm_engines_are_gpu_actors_with_fake_vllm(cluster: Cluster, fake_vllm_
     assert sorted(shutdown_llm_actors()) == sorted(actors)
 
 
+def test_vllm_config_under_ray_builds_the_actor_backend(cluster: Cluster,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same ``{type: vllm}`` config an LLM stage uses: GPU actors when Ray is up, the
+    in-process engine otherwise (building either imports no vLLM)."""
+    import pipeline.executors.ray_llm as ray_llm
+    from synth.backends.base import create_backend
+    from synth.backends.vllm_backend import VllmBackend
+
+    assert ray.is_initialized()
+    assert isinstance(create_backend({"type": "vllm", "model": "m"}), RayVllmBackend)
+    monkeypatch.setattr(ray_llm, "on_ray", lambda: False)
+    assert isinstance(create_backend({"type": "vllm", "model": "m"}), VllmBackend)
+
+
 def test_vllm_on_a_cluster_without_enough_gpus_fails_clearly(cluster: Cluster) -> None:
     with pytest.raises(BackendUnavailable, match="needs GPUs: the cluster has 2"):
         RayVllmBackend(model="m", tensor_parallel_size=4).generate(
             [LLMRequest(prompt="一", sampling=Sampling())])
+
+
+def test_llm_stage_on_the_cluster_publishes_what_local_publishes(cluster: Cluster, server: Any,
+                                                                 tmp_path: Path) -> None:
+    """LLM annotation of 120 records in 12 shards: local (2 workers) vs the Ray cluster."""
+    lines = [json.loads(x) for x in (REPO / "samples" / sorted(
+        p.name for p in (REPO / "samples").glob("*.jsonl"))[0]).read_text("utf-8").splitlines()]
+    inp = tmp_path / "in.jsonl"
+    inp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines[:120]),
+                   "utf-8")
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    stage = {"type": "llm_quality_annotate", "cache_dir": "off",
+             "backend": {"type": "openai", "model": "fake-qwen", "base_url": url,
+                         "concurrency": 2, "max_retries": 0}}
+    hashes = {}
+    for name, executor in (("local", {"type": "local", "workers": 2}),
+                           ("ray", {"type": "ray", "address": cluster.address})):
+        server.max_in_flight = server.total = 0
+        cfg = write_config(tmp_path / f"{name}.yaml", [str(inp)], tmp_path / name,
+                           stages=[stage], input={"shard_size": 10}, executor=executor)
+        proc = run_cli("run", str(cfg), "--progress", "never")
+        assert proc.returncode == 0, proc.stderr
+        assert server.total == 120
+        if name == "ray":  # up to 4 tasks at once, each allowed 2: the limit is cluster-wide
+            assert server.max_in_flight == 2
+        hashes[name] = data_hashes(tmp_path / name / "t" / "v0001")
+    assert hashes["ray"] == hashes["local"] and hashes["local"]

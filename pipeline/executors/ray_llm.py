@@ -116,11 +116,21 @@ def limiter_name(base_url: str, limit: int) -> str:
     return LIMITER_PREFIX + _digest(base_url.rstrip("/"), int(limit))
 
 
+_remote_classes: dict[type, Any] = {}
+
+
+def _remote(cls: type) -> Any:
+    """``ray.remote(cls)``, made once per process (each call would export the class again)."""
+    if cls not in _remote_classes:
+        import ray
+
+        _remote_classes[cls] = ray.remote(cls)
+    return _remote_classes[cls]
+
+
 def get_limiter(base_url: str, limit: int, lease_s: float) -> Any:
     """The cluster's limiter for ``(base_url, limit)``, created on first use."""
-    import ray
-
-    return ray.remote(ConcurrencyLimiter).options(
+    return _remote(ConcurrencyLimiter).options(
         name=limiter_name(base_url, limit), namespace=NAMESPACE, get_if_exists=True,
         lifetime="detached", num_cpus=0, max_concurrency=100_000, max_restarts=-1,
         max_task_retries=-1).remote(limit, lease_s)
@@ -225,7 +235,7 @@ class RayVllmBackend:
                     f"tensor_parallel_size is {self.tp}")
             key = _digest(self.options)
             self._engines = [
-                ray.remote(VllmEngine).options(
+                _remote(VllmEngine).options(
                     name=f"{VLLM_PREFIX}{key}-{i}", namespace=NAMESPACE, get_if_exists=True,
                     lifetime="detached", num_cpus=0, num_gpus=self.tp, max_concurrency=1,
                     max_restarts=1).remote(self.options)

@@ -138,6 +138,10 @@ def create_backend(config: Mapping[str, Any]) -> Backend:
         from synth.backends.openai_compat import OpenAIBackend
         return OpenAIBackend(**options)
     if kind == "vllm":
+        from pipeline.executors.ray_llm import on_ray
+        if on_ray():  # under the Ray executor: engines are GPU actors (ray_llm.RayVllmBackend)
+            from pipeline.executors.ray_llm import RayVllmBackend
+            return RayVllmBackend(**options)
         from synth.backends.vllm_backend import VllmBackend
         return VllmBackend(**options)
     raise ValueError(f"backend.type must be one of llamacpp, openai, vllm (got {kind!r})")
