@@ -13,109 +13,81 @@ strings, ``stats`` = ``{stage: {measurement: value}}``.
 
 from __future__ import annotations
 
-import hashlib
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
+import orjson
 
 from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash
-from pipeline.export import export_columns, span_format
+from pipeline.executors import Executor
+from pipeline.export import span_format
 from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
-from pipeline.llm_report import add_provenance, synthesis_report
+from pipeline.llm_report import synthesis_report
 from pipeline.manifest import environment
 from pipeline.plan import PlannedStage, PublishPoint
+from pipeline.publish_shards import (
+    ShardOutputTask,
+    file_entry,
+    published_table,
+    write_shard_outputs,
+)
 from pipeline.shard_tables import load_output
 from pipeline.store import DatasetStore
 from pipeline.summary import merge, shard_summary
 
 OUT_COLUMNS = ["id", "text", "meta", "stats"]
-EXAMPLE_CHARS = 160
 
 
 class AccountingError(Exception):
     """input != kept + rejected + quarantined: a record went missing."""
 
 
-def merge_stats(table: pa.Table) -> pa.Array:
-    """Fold the ``stats.<stage>`` JSON columns into one JSON object per row."""
-    cols = [(c[len("stats."):], table[c].to_pylist()) for c in table.column_names
-            if c.startswith("stats.")]
-    keys = [f'"{k}":' for k, _ in cols]
-    out = []
-    for i in range(table.num_rows):
-        parts = [k + vals[i] for k, (_, vals) in zip(keys, cols) if vals[i] is not None]
-        out.append("{" + ",".join(parts) + "}")
-    return pa.array(out, pa.string())
-
-
-def published_table(table: pa.Table, extra: tuple[str, ...] = (), fmt: str = "") -> pa.Table:
-    """Published columns: the layout ``fmt``'s own columns (see ``pipeline.export``), then
-    ``id, text, meta, stats`` and ``extra`` (e.g. ``reason``)."""
-    cols = {**export_columns(fmt, table), "id": table["id"], "text": table["text"],
-            "meta": table["meta"], "stats": merge_stats(table)}
-    for name in extra:
-        cols[name] = table[name]
-    return pa.table(cols)
-
-
-def _existing(paths: Iterable[Path]) -> list[Path]:
-    return [p for p in paths if p.exists()]
-
-
-def _file_entry(path: Path, root: Path, rows: int) -> dict[str, Any]:
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"path": path.relative_to(root).as_posix(), "rows": rows, "bytes": path.stat().st_size,
-            "sha256": digest}
+def _merge_examples(into: dict[str, list[dict[str, str]]],
+                    part: dict[str, list[dict[str, str]]], limit: int) -> None:
+    for reason, items in part.items():
+        bucket = into.setdefault(reason, [])
+        bucket.extend(items[:max(0, limit - len(bucket))])
 
 
 def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, Any]],
                   read_markers: list[dict[str, Any]], level: int, examples_per_reason: int,
-                  engines: dict[bytes, dict[str, Any]] | None = None
-                  ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                  engines: dict[bytes, dict[str, Any]] | None = None,
+                  executor: Executor | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write data/rejected/quarantine parquet for the stages in ``span`` (and the read
-    quarantine when given); return (file entries, dropped examples per reason). With
+    quarantine when given); return (file entries, dropped examples per reason). Each shard is
+    one task on ``executor`` (inline without one); results are merged in shard order. With
     ``engines``, collect the LLM provenance of every published row into it."""
     fmt = span_format(span)
+    step_dirs = tuple(p.step.out_dir for p in span)
+    tasks = [ShardOutputTask(str(tmp), s["index"], s["id"], step_dirs, level, fmt,
+                             examples_per_reason, engines is not None) for s in shards]
+    results = (executor.map(write_shard_outputs, tasks) if executor is not None
+               else [write_shard_outputs(t) for t in tasks])
     files: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, str]]] = {}
-    last = Path(span[-1].step.out_dir)
-
-    def emit(table: pa.Table, rel: str, always: bool = False) -> None:
-        if table.num_rows or always:
-            write_parquet(tmp / rel, table, level)
-            files.append(_file_entry(tmp / rel, tmp, table.num_rows))
-
-    for shard in shards:
-        i, sid = shard["index"], shard["id"]
-        # no empty data files (datasets' parquet loader rejects them), but never zero files
-        kept = load_output(last / f"{sid}.arrow")
-        emit(published_table(kept, fmt=fmt), f"data/part-{i:05d}.parquet",
-             always=(i == len(shards) - 1 and not any(f["path"].startswith("data/")
-                                                    for f in files)))
-        rejected = [published_table(read_ipc(f), ("reason",)) for f in
-                    _existing(Path(p.step.out_dir) / f"{sid}.rejected.arrow" for p in span)]
-        if engines is not None:
-            add_provenance(engines, kept["meta"].to_pylist())
-            for rej in rejected:
-                add_provenance(engines, rej["meta"].to_pylist())
-        if rejected:
-            rej = pa.concat_tables(rejected)
-            for rid, text, reason in zip(rej["id"].to_pylist(), rej["text"].to_pylist(),
-                                         rej["reason"].to_pylist()):
-                bucket = examples.setdefault(reason, [])
-                if len(bucket) < examples_per_reason:
-                    bucket.append({"id": rid, "text": text[:EXAMPLE_CHARS]})
-            emit(rej, f"rejected/part-{i:05d}.parquet")
-        quarantined = [read_ipc(f) for f in _existing(
-            Path(p.step.out_dir) / f"{sid}.quarantine.arrow" for p in span)]
-        if quarantined:
-            emit(pa.concat_tables(quarantined), f"quarantine/part-{i:05d}.parquet")
+    for result in results:
+        files.extend(result["files"])
+        _merge_examples(examples, result["examples"], examples_per_reason)
+        for entry in result["engines"]:
+            if engines is not None:
+                engines.setdefault(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS), entry)
+    if shards and not any(f["path"].startswith("data/") for f in files):
+        # no record kept: one empty data file (datasets' loader needs a file, not zero)
+        last = shards[-1]
+        rel = f"data/part-{last['index']:05d}.parquet"
+        empty = load_output(Path(step_dirs[-1]) / f"{last['id']}.arrow")
+        write_parquet(tmp / rel, published_table(empty, fmt=fmt), level)
+        at = next((k for k, f in enumerate(files) if f["path"].endswith(rel[len("data/"):])),
+                  len(files))  # where the loop over shards would have put it
+        files.insert(at, file_entry(tmp / rel, tmp, 0))
     for j, m in enumerate(read_markers):
-        emit(read_ipc(Path(m["dir"]) / "quarantine.arrow"), f"quarantine/read-{j:05d}.parquet")
+        table = read_ipc(Path(m["dir"]) / "quarantine.arrow")
+        if table.num_rows:
+            rel = f"quarantine/read-{j:05d}.parquet"
+            write_parquet(tmp / rel, table, level)
+            files.append(file_entry(tmp / rel, tmp, table.num_rows))
     return files, examples
 
 
@@ -155,7 +127,7 @@ def count_records(point: PublishPoint, markers: list[dict[str, Any]],
 def publish(config: dict[str, Any], config_path: str, store: DatasetStore, point: PublishPoint,
             markers: list[dict[str, Any]], planned: list[PlannedStage],
             shards: list[dict[str, Any]], stages: list[dict[str, Any]], started: float,
-            plotter: PlotWorker) -> dict[str, Any]:
+            plotter: PlotWorker, executor: Executor | None = None) -> dict[str, Any]:
     """Publish the records after ``point.index`` as the next version of ``point.dataset``."""
     from data_cards.render import render_card
 
@@ -184,7 +156,7 @@ def publish(config: dict[str, Any], config_path: str, store: DatasetStore, point
     engines: dict[bytes, dict[str, Any]] | None = {} if manifest["synthetic"] else None
     manifest["outputs"], manifest["examples"] = write_outputs(
         tmp, span, shards, read_markers, config["output"]["compression_level"],
-        config["card"]["examples_per_reason"], engines)
+        config["card"]["examples_per_reason"], engines, executor)
     if engines is not None:
         manifest["synthesis"] = synthesis_report(
             span_stats, [engines[k] for k in sorted(engines)], span_format(span))

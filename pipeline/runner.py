@@ -210,10 +210,11 @@ def run(config: dict[str, Any], config_path: str, force: bool = False,
                         "message": f"nothing new: {listed} already built from this config and "
                                    "input (use --force to publish again)"}
             planned, shards = process(config, markers, store, executor, progress)
-            executor.close()
             stages = collect_stage_results(planned, shards)
+            # each shard's files are written by an executor task (parallel, and on the
+            # cluster under Ray); the driver only merges entries and writes the manifest/card
             published = [publish(config, config_path, stores[p.dataset], p, markers, planned,
-                                 shards, stages, started, plotter)
+                                 shards, stages, started, plotter, executor)
                           for p, v in zip(points, same) if force or v is None]
             return {"status": "published", "datasets": published, "stages": stages}
         finally:
