@@ -64,8 +64,10 @@ def _open_lines(path: str | Path, sink: Callable[[bytes], None]) -> io.BufferedR
     return tap
 
 
-def record_from_object(obj: Any, line: int, opts: InputOptions, size: int) -> SourceRecord:
-    """Map one parsed object onto id/text/meta; a non-object is an error record."""
+def record_from_object(obj: Any, line: int, opts: InputOptions, size: int,
+                       canonical: frozenset[str | None] | None = None) -> SourceRecord:
+    """Map one parsed object onto id/text/meta; a non-object is an error record.
+    ``canonical``: ``opts.canonical_keys``, computed once per file by the caller."""
     if not isinstance(obj, dict):
         return SourceRecord(line, error=f"expected a JSON object, got {type(obj).__name__}",
                             raw_bytes=size)
@@ -73,8 +75,8 @@ def record_from_object(obj: Any, line: int, opts: InputOptions, size: int) -> So
         return SourceRecord(line, error=f"missing text field {opts.text_field!r}", raw_bytes=size)
     rid = obj.get(opts.id_field) if opts.id_field else None
     meta: dict[str, Any] = {}
-    if len(obj) <= 3 and isinstance(obj.get("meta", {}), dict) and obj.keys() <= {
-            opts.text_field, opts.id_field, "meta"}:  # fast path: the canonical layout
+    if len(obj) <= 3 and isinstance(obj.get("meta", {}), dict) and obj.keys() <= (
+            canonical or opts.canonical_keys):  # fast path: the canonical layout
         return SourceRecord(line, id=None if rid is None else str(rid),
                             text=obj[opts.text_field], meta=obj.get("meta") or {},
                             raw_bytes=size)
@@ -93,6 +95,7 @@ def record_from_object(obj: Any, line: int, opts: InputOptions, size: int) -> So
 def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
                ) -> Iterator[SourceRecord]:
     """One JSON object per line; blank lines are not records and are skipped."""
+    canonical = opts.canonical_keys
     try:
         stream = _open_lines(path, sink)
         for line_no, raw in enumerate(stream, 1):
@@ -107,7 +110,7 @@ def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
             except orjson.JSONDecodeError as exc:
                 yield SourceRecord(line_no, error=_json_error(raw, exc), raw_bytes=len(raw))
                 continue
-            yield record_from_object(obj, line_no, opts, len(raw))
+            yield record_from_object(obj, line_no, opts, len(raw), canonical)
     except (OSError, EOFError) as exc:  # truncated .gz/.zst, unreadable file
         yield SourceRecord(-1, error=f"cannot read past this point: {exc}")
 
