@@ -235,15 +235,19 @@ def test_slot_of_a_dead_holder_is_reclaimed_after_its_lease(cluster: Cluster) ->
     shutdown_llm_actors()
 
 
+def _batch(task: int, b: int) -> list[LLMRequest]:
+    """Batch ``b`` of task ``task``: two chat requests and one raw prompt."""
+    reqs = [LLMRequest(messages=({"role": "user", "content": f"长城{task}{b}{i}"},),
+                       sampling=Sampling(seed=i)) for i in range(2)]
+    return [*reqs, LLMRequest(prompt=f"从前{task}{b}", sampling=Sampling())]
+
+
+def _answers(backend: Any, task: int) -> list[str]:
+    return [r.text for b in range(3) for r in backend.generate(_batch(task, b))]
+
+
 def _vllm_batches(options: dict[str, Any], task: int) -> list[str]:
-    backend = RayVllmBackend(**options)
-    out = []
-    for b in range(3):
-        reqs = [LLMRequest(messages=({"role": "user", "content": f"长城{task}{b}{i}"},),
-                           sampling=Sampling(seed=i)) for i in range(2)]
-        reqs.append(LLMRequest(prompt=f"从前{task}{b}", sampling=Sampling()))
-        out += [r.text for r in backend.generate(reqs)]
-    return out
+    return _answers(RayVllmBackend(**options), task)
 
 
 def _local_vllm_answers(fake_vllm_path: str, options: dict[str, Any], task: int) -> list[str]:
@@ -253,14 +257,7 @@ def _local_vllm_answers(fake_vllm_path: str, options: dict[str, Any], task: int)
     sys.path.insert(0, fake_vllm_path)
     saved = {k: sys.modules.pop(k) for k in ("vllm", "vllm.sampling_params") if k in sys.modules}
     try:
-        backend = VllmBackend(**options)
-        out = []
-        for b in range(3):
-            reqs = [LLMRequest(messages=({"role": "user", "content": f"长城{task}{b}{i}"},),
-                               sampling=Sampling(seed=i)) for i in range(2)]
-            reqs.append(LLMRequest(prompt=f"从前{task}{b}", sampling=Sampling()))
-            out += [r.text for r in backend.generate(reqs)]
-        return out
+        return _answers(VllmBackend(**options), task)
     finally:
         sys.path.remove(fake_vllm_path)
         for k in ("vllm", "vllm.sampling_params"):
