@@ -6,6 +6,12 @@
   kept only when both orders agree (:func:`synth.preference.pair_verdict`). Stats ``pairs`` and
   ``consistent_pairs`` give the run's consistency rate (sum over records, then divide).
 
+``samples`` > 1 (pointwise): each response is judged that many times at
+``sample_temperature`` with distinct seeds and its scores are averaged — G-Eval's estimate of
+the expected score when token probabilities are not available (Liu et al., 2023, who sample
+20 times at temperature 1). A small judge that answers "10" greedily to everything then
+still separates answers it is less sure of; ``scores`` are the per-criterion means.
+
 Reference-guided grading (as in MT-Bench): with ``use_reference`` and a ``meta.reference``
 answer (``respond`` keeps the grounded answer of ``synth_doc_qa`` there), the pointwise rubric
 also shows the reference, so a fluent answer with wrong facts scores low on correctness.
@@ -21,7 +27,7 @@ from itertools import combinations
 from typing import Any, ClassVar
 
 from pipeline.record import Doc
-from synth.backends.base import LLMRequest
+from synth.backends.base import LLMRequest, Sampling
 from synth.llm_stage import CALL_STATS, LLMStage, Outcome
 from synth.preference import pair_verdict
 from synth.records import instruction_of, user_message
@@ -45,10 +51,12 @@ class Judge(LLMStage):
     with a 50-character rationale."""
 
     name: ClassVar[str] = "judge"
-    version: ClassVar[str] = "2"
+    version: ClassVar[str] = "3"
 
     mode: str = "pointwise"
     use_reference: bool = True
+    samples: int = 1
+    sample_temperature: float = 1.0
     max_tokens: int = 256
 
     def process(self, docs: list[Doc]) -> list[Doc]:
@@ -68,8 +76,8 @@ class Judge(LLMStage):
             texts = [r["text"] for r in doc.meta.get("responses") or []]
             ok = [i for i, r in enumerate(doc.meta.get("responses") or []) if r["status"] == "ok"]
             if self.mode == "pointwise":
-                keys: list[tuple[int, ...]] = [(i,) for i in ok]
-                values = [{"response": untrusted(texts[i]), **extra} for i in ok]
+                keys: list[tuple[int, ...]] = [(i, k) for i in ok for k in range(self.samples)]
+                values = [{"response": untrusted(texts[i]), **extra} for i, _ in keys]
             else:
                 keys = [k for i, j in combinations(ok, 2) for k in ((i, j), (j, i))]
                 values = [{"response_a": untrusted(texts[a]), "response_b": untrusted(texts[b])}
@@ -77,7 +85,7 @@ class Judge(LLMStage):
             for key, value in zip(keys, values):
                 jobs.append((d, key))
                 requests.append(LLMRequest(messages=tpl.render(instruction=prompt, **value),
-                                           sampling=self.sampling(), json_schema=schema))
+                                           sampling=self.judge_sampling(key), json_schema=schema))
             templates[d] = tpl
         by_doc: dict[int, dict[tuple[int, ...], Outcome]] = {}
         for (d, key), outcome in zip(jobs, self.call(requests)):
@@ -85,6 +93,12 @@ class Judge(LLMStage):
         for d, doc in enumerate(docs):
             self._annotate(doc, by_doc.get(d, {}), templates[d])
         return docs
+
+    def judge_sampling(self, key: tuple[int, ...]) -> Sampling:
+        """Greedy for one sample; sample ``k`` of several: seed + k at ``sample_temperature``."""
+        if self.mode != "pointwise" or self.samples <= 1:
+            return self.sampling()
+        return self.sampling(seed=self.seed + key[1], temperature=self.sample_temperature)
 
     def _annotate(self, doc: Doc, outcomes: dict[tuple[int, ...], Outcome], tpl: Any) -> None:
         stats = dict.fromkeys(CALL_STATS, 0)
@@ -94,12 +108,16 @@ class Judge(LLMStage):
         responses = [dict(r) for r in doc.meta.get("responses") or []]
         usable, pairs, consistent = 0, 0, 0  # usable: scored responses / fully judged pairs
         if self.mode == "pointwise":
-            for (i,), outcome in outcomes.items():
+            judged: dict[int, list[dict[str, Any]]] = {}
+            for (i, _), outcome in outcomes.items():
                 if outcome.status == "ok":
-                    scores = {c: outcome.result.parsed[c] for c in CRITERIA}
-                    responses[i].update(scores=scores, rationale=outcome.result.parsed["rationale"],
-                                        mean=sum(scores.values()) / len(CRITERIA))
-                    usable += 1
+                    judged.setdefault(i, []).append(outcome.result.parsed)
+            for i, parsed in sorted(judged.items()):
+                scores = {c: round(sum(p[c] for p in parsed) / len(parsed), 4) for c in CRITERIA}
+                responses[i].update(scores=scores, rationale=parsed[0]["rationale"],
+                                    mean=round(sum(scores.values()) / len(CRITERIA), 4),
+                                    judgments=len(parsed))
+                usable += 1
         else:
             verdicts = []
             for (i, j), ab in outcomes.items():

@@ -297,3 +297,23 @@ def test_respond_keeps_the_grounded_answer_and_judge_grades_against_it() -> None
     plain, engine = staged(Judge(use_reference=False), pointwise_responder)
     plain.process([Doc(id=doc.id, text=doc.text, meta_json=doc.meta_out())])
     assert not any("参考答案" in user_text(c) for c in engine.calls)
+
+
+def test_judge_samples_are_seeded_and_averaged() -> None:
+    """samples=3: three judgments per response (seeds 0..2 at sample_temperature), scores are
+    the per-criterion means (G-Eval's expected score without token probabilities)."""
+    def responder(r: LLMRequest) -> str:
+        score = 10 if "两万多公里" in user_text(r) else 4 + r.sampling.seed  # 4, 5, 6
+        return json.dumps({"helpfulness": score, "correctness": score,
+                           "instruction_following": score, "fluency": score,
+                           "rationale": "理由"}, ensure_ascii=False)
+
+    stage, engine = staged(Judge(samples=3, sample_temperature=1.0), responder)
+    [doc] = stage.process([judged_doc()])
+    assert len(engine.calls) == 6
+    assert sorted({(c.sampling.seed, c.sampling.temperature) for c in engine.calls}) == [
+        (0, 1.0), (1, 1.0), (2, 1.0)]
+    good, bad = doc.meta["responses"]
+    assert (good["mean"], good["judgments"]) == (10.0, 3)
+    assert bad["scores"]["correctness"] == 5.0 and bad["mean"] == 5.0
+    assert doc.stats["calls"] == 6
