@@ -25,25 +25,25 @@ def _rate(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def add_entries(seen: dict[bytes, dict[str, Any]], entries: Iterable[dict[str, Any]]) -> None:
+    """Add engine entries to ``seen``, keyed by their canonical JSON (duplicates dropped)."""
+    for entry in entries:
+        seen.setdefault(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS), entry)
+
+
 def add_provenance(seen: dict[bytes, dict[str, Any]], metas: Iterable[str | None]) -> None:
     """Add the distinct (stage, backend, model, template, template hash, sampling) found in
-    meta JSON rows to ``seen`` (keyed by their canonical JSON), one shard at a time."""
+    meta JSON rows to ``seen``, one shard at a time."""
     for raw in metas:
         meta = orjson.loads(raw) if raw else {}
-        found = [meta.get(k) for k in PROVENANCE_KEYS]
-        found += list(meta.get("responses") or [])
-        for item in found:
-            if not isinstance(item, dict) or "model" not in item:
-                continue
-            entry = {k: item.get(k) for k in ENGINE_FIELDS}
-            entry["sampling"] = item.get("sampling")
-            seen.setdefault(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS), entry)
+        found = [meta.get(k) for k in PROVENANCE_KEYS] + list(meta.get("responses") or [])
+        add_entries(seen, ({**{k: item.get(k) for k in ENGINE_FIELDS},
+                            "sampling": item.get("sampling")}
+                           for item in found if isinstance(item, dict) and "model" in item))
 
 
-def provenance(metas: Iterable[str | None]) -> list[dict[str, Any]]:
-    """The distinct engine entries of ``metas``, in a stable order."""
-    seen: dict[bytes, dict[str, Any]] = {}
-    add_provenance(seen, metas)
+def ordered(seen: dict[bytes, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The collected engine entries in a stable order (by their canonical JSON)."""
     return [seen[k] for k in sorted(seen)]
 
 

@@ -17,14 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash
 from pipeline.executors import Executor
 from pipeline.export import span_format
 from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
-from pipeline.llm_report import synthesis_report
+from pipeline.llm_report import add_entries, ordered, synthesis_report
 from pipeline.manifest import environment
 from pipeline.plan import PlannedStage, PublishPoint
 from pipeline.publish_shards import (
@@ -70,9 +68,8 @@ def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, An
     for result in results:
         files.extend(result["files"])
         _merge_examples(examples, result["examples"], examples_per_reason)
-        for entry in result["engines"]:
-            if engines is not None:
-                engines.setdefault(orjson.dumps(entry, option=orjson.OPT_SORT_KEYS), entry)
+        if engines is not None:
+            add_entries(engines, result["engines"])
     if shards and not any(f["path"].startswith("data/") for f in files):
         # no record kept: one empty data file (datasets' loader needs a file, not zero)
         last = shards[-1]
@@ -159,7 +156,7 @@ def publish(config: dict[str, Any], config_path: str, store: DatasetStore, point
         config["card"]["examples_per_reason"], engines, executor)
     if engines is not None:
         manifest["synthesis"] = synthesis_report(
-            span_stats, [engines[k] for k in sorted(engines)], span_format(span))
+            span_stats, ordered(engines), span_format(span))
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest["seconds"] = round(time.time() - started, 3)
     write_json(tmp / "manifest.json", manifest)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from pipeline.export import export_columns
 from pipeline.io.arrow_files import read_ipc, write_parquet
-from pipeline.llm_report import add_provenance
+from pipeline.llm_report import add_provenance, ordered
 from pipeline.shard_tables import load_output
 
 #: Characters of a dropped record's text shown as an example in the card.
@@ -104,4 +104,4 @@ def write_shard_outputs(task: ShardOutputTask) -> dict[str, Any]:
     if quarantined:
         emit(pa.concat_tables(quarantined), f"quarantine/part-{i:05d}.parquet")
     return {"files": files, "examples": examples,
-            "engines": [engines[k] for k in sorted(engines)]}
+            "engines": ordered(engines)}

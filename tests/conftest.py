@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -44,3 +48,29 @@ def write_config(path: Path, inputs: list[str], out: Path, stages: list[dict] | 
 @pytest.fixture
 def repo() -> Path:
     return REPO
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: object) -> None:
+    """Answer the request ``handler`` is serving with ``payload`` as JSON."""
+    data = json.dumps(payload, ensure_ascii=False).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler], **attrs: object
+                ) -> Iterator[ThreadingHTTPServer]:
+    """A ThreadingHTTPServer on 127.0.0.1 (free port) in a daemon thread, with ``attrs`` set
+    on it for the handler to use; shut down on exit."""
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    srv.daemon_threads = True
+    for name, value in attrs.items():
+        setattr(srv, name, value)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        yield srv
+    finally:
+        srv.shutdown()

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ from pipeline.executors.ray_llm import (
     shutdown_llm_actors,
 )
 from synth.backends.base import BackendUnavailable, LLMRequest, Sampling
-from tests.conftest import REPO, run_cli, write_config
+from tests.conftest import REPO, http_server, run_cli, send_json, write_config
 from tests.test_resume import data_hashes
 
 MIB = 2**20
@@ -149,14 +149,9 @@ class Counting(BaseHTTPRequestHandler):
         if "response_format" in body:  # a schema request: the annotation stage's JSON
             score = int(hashlib.sha256(question.encode()).hexdigest(), 16) % 6
             answer = json.dumps({"score": score, "rationale": f"评分{score}"}, ensure_ascii=False)
-        data = json.dumps({"choices": [{"message": {"content": answer},
-                                        "finish_reason": "stop"}],
-                           "usage": {"prompt_tokens": 5, "completion_tokens": 3}}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, 200, {"choices": [{"message": {"content": answer},
+                                           "finish_reason": "stop"}],
+                              "usage": {"prompt_tokens": 5, "completion_tokens": 3}})
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -164,13 +159,9 @@ class Counting(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[Any]:
-    srv: Any = ThreadingHTTPServer(("127.0.0.1", 0), Counting)
-    srv.lock, srv.in_flight, srv.max_in_flight, srv.total = threading.Lock(), 0, 0, 0
-    srv.daemon_threads = True
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
+    with http_server(Counting, lock=threading.Lock(), in_flight=0, max_in_flight=0,
+                     total=0) as srv:
+        yield srv
 
 
 def _fan_out(url: str, barrier: str, task: int, n: int, parties: int) -> list[str]:

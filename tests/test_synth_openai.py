@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,6 +22,7 @@ import pytest
 from synth.backends.base import BackendUnavailable, LLMRequest, Sampling, create_backend
 from synth.cache import CachedBackend, LLMCache
 from synth.models import resolve_model
+from tests.conftest import http_server, run_cli, send_json, write_config, write_jsonl
 
 MODEL = "qwen2.5-coder-0.5b-instruct-q4"
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["city"],
@@ -133,12 +133,7 @@ class Scripted(BaseHTTPRequestHandler):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         self.server.seen.append((self.path, dict(self.headers), body))  # type: ignore[attr-defined]
         status, payload = self.server.script.pop(0)  # type: ignore[attr-defined]
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -146,12 +141,8 @@ class Scripted(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def scripted() -> Iterator[ThreadingHTTPServer]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Scripted)
-    srv.seen, srv.script = [], []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
+    with http_server(Scripted, seen=[], script=[]) as srv:
+        yield srv
 
 
 OK = {"choices": [{"message": {"content": '{"city": "北京"}'}, "finish_reason": "stop"}],
@@ -198,8 +189,6 @@ def test_unreachable_server_fails_with_a_clear_message() -> None:
 def test_run_with_a_dead_server_fails_clearly_and_keeps_finished_work(tmp_path: Path) -> None:
     """Through the CLI: the engine is down → exit 1 with one line naming the server, no record
     quarantined for it, nothing published, and the curation work before it kept for resume."""
-    from tests.conftest import run_cli, write_config, write_jsonl
-
     src = write_jsonl(tmp_path / "docs.jsonl", [
         {"id": "d1", "text": "长城是中国古代的军事防御工程，东起山海关，西至嘉峪关。"}])
     url = f"http://127.0.0.1:{free_port()}/v1"
