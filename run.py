@@ -106,7 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    # our messages at INFO; libraries' (botocore, urllib3 ...) only from WARNING up
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("zhcurate").setLevel(logging.INFO)
     try:
         return args.fn(args)
     except ConfigError as exc:

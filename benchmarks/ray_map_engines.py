@@ -57,7 +57,7 @@ class Chain:
         from pipeline.shard_tables import table_to_docs
         from pipeline.worker import run_stage
 
-        docs, done = table_to_docs(batch), []
+        docs, done = table_to_docs(batch)[0], []
         for stage, step in zip(self.stages, self.steps):
             out = run_stage(stage, step, docs, 0)
             for d in out:

@@ -101,6 +101,12 @@ class Boilerplate(GlobalStage):
     min_line_chars: int = 10
     min_remaining_chars: int = 20
     min_remaining_ratio: float = 0.2
+    #: Line-hash partitions (reduce tasks); same output at any value.
+    partitions: int = 16
+
+    def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError("partitions must be >= 1")
 
     def setup(self) -> None:
         """Compile the pattern list (once per process)."""

@@ -40,7 +40,7 @@ import orjson
 
 from filters.segment import segment
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("zhcurate.train_quality")
 
 DEFAULT_DATA = Path(__file__).parent / "data" / "quality_zh.jsonl.gz"
 DEFAULT_TOKENIZE = "chars"

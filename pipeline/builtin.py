@@ -14,6 +14,7 @@ class Noop(MapStage):
     """Pass every record through unchanged (for benchmarks and for testing the spine)."""
 
     name: ClassVar[str] = "noop"
+    edits: ClassVar[bool] = False
 
     def process(self, docs: list[Doc]) -> list[Doc]:
         return docs

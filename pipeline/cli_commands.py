@@ -67,32 +67,27 @@ def cmd_stages(args: argparse.Namespace) -> int:
     return 0
 
 
-def _manifest(version_dir: str) -> dict[str, Any]:
-    path = Path(version_dir) / "manifest.json"
-    if not path.exists():
-        raise ConfigError(f"{version_dir}: not a published version (no manifest.json)")
-    return json.loads(path.read_text("utf-8"))
-
-
 def cmd_card(args: argparse.Namespace) -> int:
     from data_cards.render import render_card
+    from pipeline.diff import load_manifest, open_version
 
-    card = render_card(_manifest(args.version_dir))
-    published = Path(args.version_dir) / "README.md"
-    same = published.exists() and published.read_text("utf-8") == card
+    card = render_card(load_manifest(args.version_dir))
+    fs, path = open_version(args.version_dir)
+    published = f"{path}/README.md"
+    same = fs.exists(published) and fs.cat_file(published).decode("utf-8") == card
     if args.out:
         Path(args.out).write_text(card, "utf-8")
     else:
         sys.stdout.write(card)
-    print(f"card {'matches' if same else 'differs from'} the published {published}",
-          file=sys.stderr)
+    print(f"card {'matches' if same else 'differs from'} the published "
+          f"{args.version_dir.rstrip('/')}/README.md", file=sys.stderr)
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     from pipeline.diff import diff_versions, format_diff
 
-    result = diff_versions(Path(args.version_a), Path(args.version_b), args.ids)
+    result = diff_versions(args.version_a, args.version_b, args.ids)
     print(json.dumps(result, ensure_ascii=False, indent=1) if args.json else format_diff(result))
     return 0
 

@@ -135,9 +135,26 @@ def resolve(path: str | Path, overrides: list[str] | None = None, check_files: b
         raise ConfigError("stages: required, a non-empty list of {type: <stage>, ...} mappings")
     resolved["stages"] = [check_stage_params(i, s) for i, s in enumerate(stages)]
     check_publish_points(resolved)
+    check_output(resolved)
     if check_files:
         expand_inputs(resolved["input"]["paths"])
     return resolved
+
+
+def check_output(config: dict[str, Any]) -> None:
+    """A URL ``output.dir`` needs a POSIX ``work_dir``; on a cluster, one all nodes share."""
+    from pipeline.io.location import is_url
+
+    out, ex = config["output"], config["executor"]
+    if out["work_dir"] is not None and is_url(out["work_dir"]):
+        raise ConfigError(f"output.work_dir: must be a local or shared POSIX folder (it holds "
+                          f"intermediate files that are renamed and memory-mapped), got "
+                          f"{out['work_dir']!r}")
+    if is_url(out["dir"]) and out["work_dir"] is None and ex["type"] == "ray" \
+            and ex["address"] is not None:
+        raise ConfigError("output.work_dir: required when output.dir is a URL and the run uses "
+                          "an existing Ray cluster: a folder every node mounts (intermediate "
+                          "shards are written there by the workers)")
 
 
 def check_publish_points(config: dict[str, Any]) -> None:

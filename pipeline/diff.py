@@ -11,22 +11,32 @@ import pyarrow.parquet as pq
 from pipeline.config import ConfigError
 
 
-def _load(version: Path) -> dict[str, Any]:
-    path = version / "manifest.json"
-    if not path.exists():
-        raise ConfigError(f"{version}: not a published version (no manifest.json)")
-    return json.loads(path.read_text("utf-8"))
+def open_version(version: str | Path) -> tuple[Any, str]:
+    """(filesystem, path) of a version folder: a local path or an fsspec URL."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(str(version))
+    return fs, path.rstrip("/")
 
 
-def kept_ids(version: Path) -> set[str]:
+def load_manifest(version: str | Path) -> dict[str, Any]:
+    fs, path = open_version(version)
+    try:
+        return json.loads(fs.cat_file(f"{path}/manifest.json"))
+    except FileNotFoundError:
+        raise ConfigError(f"{version}: not a published version (no manifest.json)") from None
+
+
+def kept_ids(version: str | Path) -> set[str]:
+    fs, path = open_version(version)
     ids: set[str] = set()
-    for f in sorted((version / "data").glob("*.parquet")):
-        ids.update(pq.read_table(f, columns=["id"])["id"].to_pylist())
+    for f in sorted(fs.glob(f"{path}/data/*.parquet")):
+        ids.update(pq.read_table(f, columns=["id"], filesystem=fs)["id"].to_pylist())
     return ids
 
 
-def diff_versions(a: Path, b: Path, list_ids: int = 10) -> dict[str, Any]:
-    ma, mb = _load(a), _load(b)
+def diff_versions(a: str | Path, b: str | Path, list_ids: int = 10) -> dict[str, Any]:
+    ma, mb = load_manifest(a), load_manifest(b)
     stages_a = {s["name"]: s for s in ma["stages"]}
     stages_b = {s["name"]: s for s in mb["stages"]}
     per_stage = []

@@ -43,7 +43,7 @@ def run_scan(task: ScanTask) -> dict[str, Any]:
     started = time.perf_counter()
     stage = get_stage(task.step)
     assert isinstance(stage, GlobalStage)
-    docs = table_to_docs(load_output(Path(task.input_path)))
+    docs, _ = table_to_docs(load_output(Path(task.input_path)))
     table = stage.scan(docs, task.shard_index)
     out = scan_dir(task.step)
     if table.num_rows:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash
@@ -34,6 +34,9 @@ from pipeline.publish_shards import (
 from pipeline.shard_tables import load_output
 from pipeline.store import DatasetStore
 from pipeline.summary import merge, shard_summary
+
+if TYPE_CHECKING:
+    from pipeline.remote_store import RemoteDatasetStore
 
 OUT_COLUMNS = ["id", "text", "meta", "stats"]
 
@@ -61,7 +64,9 @@ def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, An
     step_dirs = tuple(p.step.out_dir for p in span)
     tasks = [ShardOutputTask(str(tmp), s["index"], s["id"], step_dirs, level, fmt,
                              examples_per_reason, engines is not None) for s in shards]
-    results = (executor.map(write_shard_outputs, tasks) if executor is not None
+    rows = [s.get("rows", 0) for s in shards]
+    results = (executor.map(write_shard_outputs, tasks, cost=lambda t: rows[t.index])
+               if executor is not None
                else [write_shard_outputs(t) for t in tasks])
     files: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, str]]] = {}
@@ -121,7 +126,8 @@ def count_records(point: PublishPoint, markers: list[dict[str, Any]],
     return counts
 
 
-def publish(config: dict[str, Any], config_path: str, store: DatasetStore, point: PublishPoint,
+def publish(config: dict[str, Any], config_path: str, store: DatasetStore | RemoteDatasetStore,
+            point: PublishPoint,
             markers: list[dict[str, Any]], planned: list[PlannedStage],
             shards: list[dict[str, Any]], stages: list[dict[str, Any]], started: float,
             plotter: PlotWorker, executor: Executor | None = None) -> dict[str, Any]:
@@ -162,6 +168,6 @@ def publish(config: dict[str, Any], config_path: str, store: DatasetStore, point
     write_json(tmp / "manifest.json", manifest)
     (tmp / "README.md").write_text(render_card(manifest), "utf-8")
     plotter.wait()
-    final = store.commit(tmp, name)
+    final = store.commit(tmp, name, executor)
     return {"dataset": point.dataset, "status": "published", "version": str(final),
             "counts": counts, "stages": span_stats}

@@ -27,15 +27,20 @@ EXAMPLE_CHARS = 160
 
 
 def merge_stats(table: pa.Table) -> pa.Array:
-    """Fold the ``stats.<stage>`` JSON columns into one JSON object per row."""
-    cols = [(c[len("stats."):], table[c].to_pylist()) for c in table.column_names
-            if c.startswith("stats.")]
-    keys = [f'"{k}":' for k, _ in cols]
-    out = []
-    for i in range(table.num_rows):
-        parts = [k + vals[i] for k, (_, vals) in zip(keys, cols) if vals[i] is not None]
-        out.append("{" + ",".join(parts) + "}")
-    return pa.array(out, pa.string())
+    """Fold the ``stats.<stage>`` JSON columns into one JSON object per row (``{}`` when no
+    stage measured the row), column-wise: ``{"<stage>":<json>,...}`` skipping null cells."""
+    cols = [c for c in table.column_names if c.startswith("stats.")]
+    if not cols:
+        return pa.array(["{}"] * table.num_rows, pa.string())
+    import pyarrow.compute as pc
+
+    # '"<stage>":<json>,' per non-null cell, '' per null, concatenated; the last comma goes
+    # (every cell is a JSON object, ending in '}'). Not join(null_handling="skip"): in
+    # pyarrow 26 it drops rows whose cells are all null.
+    pieces = [pc.fill_null(pc.binary_join_element_wise(f'"{c[len("stats."):]}":', table[c],
+                                                       ",", ""), "") for c in cols]
+    body = pc.utf8_rtrim(pc.binary_join_element_wise(*pieces, ""), characters=",")
+    return pc.binary_join_element_wise("{", body, "}", "").combine_chunks()
 
 
 def published_table(table: pa.Table, extra: tuple[str, ...] = (), fmt: str = "") -> pa.Table:

@@ -11,7 +11,7 @@ import time
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash, expand_inputs
@@ -24,13 +24,17 @@ from pipeline.global_phases import (
     run_reduce,
     run_scan,
 )
-from pipeline.ingest import make_tasks, run_ingest
+from pipeline.ingest import IngestTask, make_tasks, run_ingest
 from pipeline.io.arrow_files import read_json
+from pipeline.io.location import is_url
 from pipeline.plan import PlannedStage, plan_stages, publish_points
 from pipeline.progress import Progress
 from pipeline.publish import publish
-from pipeline.store import DatasetStore
+from pipeline.store import DatasetStore, open_store
 from pipeline.worker import SegmentTask, run_segment
+
+if TYPE_CHECKING:
+    from pipeline.remote_store import RemoteDatasetStore
 
 log = logging.getLogger("zhcurate")
 
@@ -45,7 +49,7 @@ def ingest(config: dict[str, Any], work: Path, executor: Executor, progress: Pro
     tasks = make_tasks(expand_inputs(config["input"]["paths"]), config["input"], work)
     todo = [t for t in tasks if not (Path(t.out_dir) / t.fingerprint / "done.json").exists()]
     bar = progress.bar("read", total=len(tasks), unit="file", initial=len(tasks) - len(todo))
-    executor.map(run_ingest, todo, on_result=lambda r: bar.update(1))
+    executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
     bar.close()
     markers = []
     for t in tasks:
@@ -53,6 +57,12 @@ def ingest(config: dict[str, Any], work: Path, executor: Executor, progress: Pro
         marker["dir"] = str(Path(t.out_dir) / t.fingerprint)
         markers.append(marker)
     return markers
+
+
+def _input_bytes(task: IngestTask) -> float:
+    """Size of an ingest task's input (0 for URLs and folders: not worth a remote stat)."""
+    path = Path(task.path)
+    return 0 if is_url(task.path) or not path.is_file() else path.stat().st_size
 
 
 def _done(step_dir: str, shard_id: str) -> bool:
@@ -86,7 +96,8 @@ def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, 
         for r in results:
             bars[r["key"]].update(r["in"])
 
-    executor.map(run_segment, tasks, on_result=on_result)
+    rows = {s["id"]: s["rows"] for s in shards}
+    executor.map(run_segment, tasks, on_result=on_result, cost=lambda t: rows[t.shard_id])
     for bar in bars.values():
         bar.close()
     for total in collect_stage_results(segment, shards):
@@ -112,7 +123,9 @@ def run_global_phases(planned: PlannedStage, shards: list[dict[str, Any]], input
         scans.append(ScanTask(step, shard["index"], str(src)))
     bar = progress.bar(f"{planned.key} scan", total=len(shards), unit="shard",
                        initial=len(shards) - len(scans))
-    executor.map(run_scan, scans, on_result=lambda r: bar.update(1))
+    rows = [s["rows"] for s in shards]
+    executor.map(run_scan, scans, on_result=lambda r: bar.update(1),
+                 cost=lambda t: rows[t.shard_index])
     bar.close()
     parts = planned.stage.partitions  # type: ignore[attr-defined]
     red = [ReduceTask(step, p, len(shards)) for p in range(parts)
@@ -124,7 +137,8 @@ def run_global_phases(planned: PlannedStage, shards: list[dict[str, Any]], input
     executor.map(partial(run_finalize, partitions=parts), [step])
 
 
-def process(config: dict[str, Any], markers: list[dict[str, Any]], store: DatasetStore,
+def process(config: dict[str, Any], markers: list[dict[str, Any]],
+            store: DatasetStore | RemoteDatasetStore,
             executor: Executor, progress: Progress
             ) -> tuple[list[PlannedStage], list[dict[str, Any]]]:
     """Run every stage over the ingested shards; returns (planned stages, shards)."""
@@ -188,15 +202,15 @@ def run(config: dict[str, Any], config_path: str, force: bool = False,
     dataset already has a version built from this config and these input bytes).
     """
     progress = progress or Progress()
-    out_dir = Path(config["output"]["dir"])
-    store = DatasetStore(out_dir / config["name"])
     points = publish_points(config)
-    stores = {p.dataset: DatasetStore(out_dir / p.dataset) for p in points}
+    stores = {p.dataset: open_store(config["output"], p.dataset) for p in points}
+    store = stores.get(config["name"]) or open_store(config["output"], config["name"])
+    every = {str(s.root): s for s in (store, *stores.values())}
     started = time.time()
     with ExitStack() as locks:
-        for root in sorted({store.root, *(s.root for s in stores.values())}):
-            locks.enter_context(DatasetStore(root).lock())
-        for s in {store.root: store, **{v.root: v for v in stores.values()}}.values():
+        for root in sorted(every):  # one order for every run: no lock-order deadlock
+            locks.enter_context(every[root].lock())
+        for s in every.values():
             s.clean_partial_versions()
         plotter = PlotWorker()
         executor = make_executor(config["executor"])

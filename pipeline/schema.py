@@ -23,7 +23,11 @@ SECTIONS: dict[str, dict[str, tuple[Any, Any, str]]] = {
         "shard_size": (int, 10_000, "records per shard (the unit of parallel work and resume)"),
     },
     "output": {
-        "dir": (str, "out", "root; versions go to <dir>/<name>/vNNNN"),
+        "dir": (str, "out", "root, a folder or an fsspec URL (s3://bucket/prefix, ...); "
+                            "versions go to <dir>/<name>/vNNNN"),
+        "work_dir": (str | None, None, "POSIX folder for intermediate shards and markers "
+                     "(shared by all nodes on a cluster); null: <dir>/<name>/_work, or for a "
+                     "URL dir a cache folder of this machine"),
         "compression_level": (int, 3, "zstd level of the published parquet files"),
     },
     "executor": {

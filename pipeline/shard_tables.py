@@ -22,19 +22,26 @@ from pipeline.io.arrow_files import read_ipc, write_ipc
 from pipeline.record import Doc
 
 UPSTREAM_KEY = b"zhcurate.upstream"
+_ROW, _STATS = operator.attrgetter("row"), operator.attrgetter("stats")
 
 
-def table_to_docs(table: pa.Table) -> list[Doc]:
+def table_to_docs(table: pa.Table) -> tuple[list[Doc], Originals]:
+    """The table's rows as docs, and their upstream values (the same lists, no extra pass)."""
     ids, texts, metas = (table.column(c).to_pylist() for c in ("id", "text", "meta"))
-    return [Doc(i, t, m, row=r) for r, (i, t, m) in enumerate(zip(ids, texts, metas))]
+    docs = [Doc(i, t, m, {}, None, None, None, r)  # positional: a third cheaper per row
+            for r, (i, t, m) in enumerate(zip(ids, texts, metas))]
+    return docs, Originals(ids, texts, metas)
 
 
 class Originals:
     """The upstream values of a batch, to detect which columns a stage left untouched."""
 
-    def __init__(self, docs: list[Doc]) -> None:
-        self.values = {"id": [d.id for d in docs], "text": [d.text for d in docs],
-                       "meta_json": [d.meta_json for d in docs]}
+    def __init__(self, ids: list[str], texts: list[str], meta_jsons: list[str]) -> None:
+        self.values = {"id": ids, "text": texts, "meta_json": meta_jsons}
+
+    @classmethod
+    def of(cls, docs: list[Doc]) -> Originals:
+        return cls([d.id for d in docs], [d.text for d in docs], [d.meta_json for d in docs])
 
     def unchanged(self, docs: list[Doc], attr: str, identity: bool) -> bool:
         """True if every doc's ``attr`` is the very same object as upstream (nothing copied).
@@ -50,10 +57,11 @@ def _stats_json(doc: Doc) -> str | None:
     return orjson.dumps(doc.stats).decode() if doc.stats else None
 
 
-def build_rows(upstream: pa.Table, orig: Originals, docs: list[Doc], key: str,
+def build_rows(upstream: pa.Table, orig: Originals | None, docs: list[Doc], key: str,
                extra: dict[str, list[Any]] | None = None) -> tuple[pa.Table, pa.Table | None]:
-    """(full table, delta table or None) for ``docs`` after a stage ran on ``upstream``."""
-    rows = [d.row for d in docs]
+    """(full table, delta table or None) for ``docs`` after a stage ran on ``upstream``.
+    ``orig`` None: the stage edits nothing (a filter), so docs are not compared with it."""
+    rows = list(map(_ROW, docs))
     identity = len(rows) == upstream.num_rows and rows == list(range(len(rows)))
     if identity:
         taken: pa.Table | None = upstream
@@ -64,7 +72,7 @@ def build_rows(upstream: pa.Table, orig: Originals, docs: list[Doc], key: str,
     cols: dict[str, Any] = {}
     untouched = taken is not None
     for name, attr in (("id", "id"), ("text", "text"), ("meta", "meta_json")):
-        if taken is not None and orig.unchanged(docs, attr, identity):
+        if taken is not None and (orig is None or orig.unchanged(docs, attr, identity)):
             cols[name] = taken[name]
             continue
         untouched = False
@@ -79,9 +87,8 @@ def build_rows(upstream: pa.Table, orig: Originals, docs: list[Doc], key: str,
             col = upstream[c]
             cols[c] = pa.array([col[r].as_py() if r >= 0 else None for r in rows], col.type)
     own: dict[str, Any] = {}
-    stats = [_stats_json(d) for d in docs]
-    if any(s is not None for s in stats):
-        own[f"stats.{key}"] = pa.array(stats, pa.string())
+    if any(map(_STATS, docs)):
+        own[f"stats.{key}"] = pa.array([_stats_json(d) for d in docs], pa.string())
     for name, values in (extra or {}).items():
         own[name] = pa.array(values, pa.string())
     full = pa.table({**cols, **own})

@@ -48,6 +48,10 @@ class Stage:
     #: the corpus layout, "sft", "instructions" or "preference". A stage with "" after a
     #: synthesis stage inherits the layout of the last stage that set one.
     publish_format: ClassVar[str] = ""
+    #: False for stages that only measure and reject (filters): they never rewrite a record's
+    #: id, text or meta nor create records, so the executor stores which rows they kept and
+    #: their stats without comparing every record with its upstream value.
+    edits: ClassVar[bool] = True
 
     def setup(self) -> None:
         """Load heavy resources (models, dictionaries). Called once per worker, lazily."""
@@ -93,7 +97,11 @@ class MapStage(Stage):
 
 @dataclass(frozen=True)
 class Filter(MapStage):
-    """Per-document keep/drop decision. ``keep`` may write measurements into ``doc.stats``."""
+    """Per-document keep/drop decision. ``keep`` may write measurements into ``doc.stats``;
+    it must not change ``text``, ``id`` or ``meta`` (``edits = False``: such a change would
+    not be stored)."""
+
+    edits: ClassVar[bool] = False
 
     def process_doc(self, doc: Doc) -> None:
         ok, rule = self.keep(doc)

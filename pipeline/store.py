@@ -17,6 +17,10 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pipeline.remote_store import RemoteDatasetStore
 
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 
@@ -26,9 +30,13 @@ class LockedError(Exception):
 
 
 class DatasetStore:
-    def __init__(self, root: Path) -> None:
+    """The versions of one dataset in a local (or shared POSIX) folder ``root``.
+
+    ``work``: intermediate shards and completion markers (default ``<root>/_work``)."""
+
+    def __init__(self, root: Path, work: Path | None = None) -> None:
         self.root = root
-        self.work = root / "_work"
+        self.work = work or root / "_work"
 
     @contextmanager
     def lock(self) -> Iterator[None]:
@@ -81,8 +89,9 @@ class DatasetStore:
         tmp.mkdir(parents=True)
         return tmp
 
-    def commit(self, tmp: Path, name: str) -> Path:
-        """Make the staged version read-only and rename it into place; update ``latest``."""
+    def commit(self, tmp: Path, name: str, executor: Any = None) -> Path:
+        """Make the staged version read-only and rename it into place; update ``latest``.
+        (``executor``: unused here; the remote store uploads with it.)"""
         for path in sorted(tmp.rglob("*"), reverse=True):
             if path.is_file():
                 path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
@@ -100,3 +109,18 @@ class DatasetStore:
             tmp.unlink()
         tmp.symlink_to(version.name)
         os.replace(tmp, link)
+
+
+def open_store(output: dict[str, Any], name: str) -> DatasetStore | RemoteDatasetStore:
+    """The store of dataset ``name`` under ``output.dir``: a local or shared folder, or an
+    fsspec URL (see ``pipeline.remote_store``); intermediates under ``output.work_dir``."""
+    from pipeline.io.location import is_url
+
+    work_dir = output.get("work_dir")
+    if is_url(output["dir"]):
+        from pipeline.remote_store import RemoteDatasetStore, default_work_dir
+
+        url = f"{output['dir'].rstrip('/')}/{name}"
+        return RemoteDatasetStore(url, Path(work_dir or default_work_dir(url)) / name)
+    root = Path(output["dir"]) / name
+    return DatasetStore(root, Path(work_dir) / name / "_work" if work_dir else None)

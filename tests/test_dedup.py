@@ -97,6 +97,18 @@ def test_same_kept_ids_for_any_shard_split(stage) -> None:
     assert kept[:5] == ["0", "1", "2", "3", "4"]  # first occurrences win
 
 
+@pytest.mark.parametrize("cls", [DedupExact, DedupMinhash])
+def test_same_decisions_at_any_partition_count(cls) -> None:
+    texts = [NEWS, WIKI, REVIEW, "好", edit(NEWS, 2, 5), "好", WIKI, edit(REVIEW, 1, 6), NEWS,
+             "坏", "新的一天"] * 3
+    results = {}
+    for parts in (1, 3, cls().partitions, 97):
+        docs = run(cls(partitions=parts), texts, [7, 11, len(texts) - 18])
+        results[parts] = [(d.id, d.reason, d.stats["dup_cluster_size"]) for d in docs]
+    assert len({tuple(r) for r in results.values()}) == 1
+    assert sum(reason is not None for _, reason, _ in results[1]) > 10  # duplicates were found
+
+
 def test_finalize_ignores_partition_order() -> None:
     stage = DedupMinhash()
     texts = [NEWS, edit(NEWS, 1, 2), WIKI, edit(WIKI, 2, 3), REVIEW, REVIEW]
@@ -191,7 +203,8 @@ def test_bbit_estimate(bits: int) -> None:
 @pytest.mark.parametrize("cls, params", [
     (DedupExact, {"normalize": "lower"}), (DedupMinhash, {"tokenizer": "space"}),
     (DedupMinhash, {"verify_bits": 3}), (DedupMinhash, {"bands": 30, "rows": 10}),
-    (DedupMinhash, {"threshold": 0.0}),
+    (DedupMinhash, {"threshold": 0.0}), (DedupExact, {"partitions": 0}),
+    (DedupMinhash, {"partitions": 0}),
 ])
 def test_bad_params(cls, params) -> None:
     with pytest.raises(ValueError):

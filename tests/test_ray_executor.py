@@ -130,6 +130,16 @@ def test_cluster_output_equals_local_at_any_worker_count(cluster, workdir, refer
     assert _published(workdir, out) == reference
 
 
+def test_cluster_publishing_to_a_url_equals_local(cluster, workdir, reference) -> None:
+    """``output.dir`` a URL: the version's files are uploaded by Ray tasks (manifest last)."""
+    proc = run_cli(*_args(f"file://{workdir / 'ray_url'}", *_ray(cluster.address), "--set",
+                          f"output.work_dir={workdir / 'ray_url_work'}"), cwd=workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert _published(workdir, "ray_url") == reference
+    assert (workdir / "ray_url" / "default" / "LATEST").read_text() == "v0001\n"
+    assert (workdir / "ray_url_work" / "default" / "_work").is_dir()  # intermediates there
+
+
 def test_local_cluster_with_bounded_resources_equals_local(workdir, reference) -> None:
     """No address: the executor starts its own cluster (2 CPUs, 100 MiB object store)."""
     store = NODE["object_store_memory"]

@@ -57,12 +57,16 @@ class DedupExact(GlobalStage):
 
     name: ClassVar[str] = "dedup_exact"
     version: ClassVar[str] = "1"
-    #: One row of 28 bytes per document: 16 partitions keep a 10^8-document partition < 200 MB.
-    partitions: ClassVar[int] = 16
+    edits: ClassVar[bool] = False  # rejects duplicates, rewrites nothing
 
     normalize: str = "whitespace"
+    #: Hash partitions (reduce tasks). One row of 28 bytes per document: 16 keep a
+    #: 10^8-document partition < 200 MB; raise it with the corpus (same output at any value).
+    partitions: int = 16
 
     def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError("partitions must be >= 1")
         if self.normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, not {self.normalize!r}")
 

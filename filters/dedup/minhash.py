@@ -55,9 +55,7 @@ class DedupMinhash(GlobalStage):
 
     name: ClassVar[str] = "dedup_minhash"
     version: ClassVar[str] = "1"
-    #: Rows are 84 bytes × 25 bands per document (2.1 kB); 32 partitions keep one partition of
-    #: a 10^7-document corpus near 650 MB for reduce, and cost nothing measurable on small runs.
-    partitions: ClassVar[int] = 32
+    edits: ClassVar[bool] = False  # rejects near-duplicates, rewrites nothing
     #: Buckets larger than this are verified greedily (each member against cluster anchors).
     max_group: ClassVar[int] = 256
 
@@ -70,8 +68,14 @@ class DedupMinhash(GlobalStage):
     rows: int = 0
     verify_bits: int = 2
     seed: int = 42
+    #: Band-bucket partitions (reduce tasks). Rows are 84 bytes × 25 bands per document
+    #: (2.1 kB): 32 keep a partition of a 10^7-document corpus near 650 MB; raise it with the
+    #: corpus (same output at any value).
+    partitions: int = 32
 
     def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise ValueError("partitions must be >= 1")
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"tokenizer must be one of {TOKENIZERS}, not {self.tokenizer!r}")
         if self.verify_bits not in (1, 2, 4, 8, 32):

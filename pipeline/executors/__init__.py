@@ -14,11 +14,24 @@ class Executor(Protocol):
     workers: int
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-            on_result: Callable[[Any], None] | None = None) -> list[Any]:
-        """Run ``fn(task)`` for every task; results in task order; ``on_result`` as each ends."""
+            on_result: Callable[[Any], None] | None = None,
+            cost: Callable[[Any], float] | None = None) -> list[Any]:
+        """Run ``fn(task)`` for every task; results in task order; ``on_result`` as each ends.
+        ``cost``: a task's expected work; the costliest start first (see
+        :func:`submit_order`)."""
         ...
 
     def close(self) -> None: ...
+
+
+def submit_order(tasks: Sequence[Any], cost: Callable[[Any], float] | None) -> list[int]:
+    """Task indices in the order to start them: by descending ``cost`` (ties in task order),
+    so that one big task (a large input file) does not start last and run alone while the
+    other workers idle — longest-processing-time-first scheduling."""
+    if cost is None:
+        return list(range(len(tasks)))
+    costs = [cost(t) for t in tasks]
+    return sorted(range(len(tasks)), key=lambda i: -costs[i])
 
 
 def make_executor(cfg: dict[str, Any]) -> Executor:

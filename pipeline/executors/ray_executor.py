@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pipeline.executors import submit_order
 from pipeline.executors.ray_cluster import cluster_cpus, init_kwargs
 
 #: Attempts Ray makes after a task's worker process or node dies (or it raises OSError).
@@ -61,7 +62,8 @@ class RayExecutor:
         self._cwd = os.getcwd()
 
     def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-            on_result: Callable[[Any], None] | None = None) -> list[Any]:
+            on_result: Callable[[Any], None] | None = None,
+            cost: Callable[[Any], float] | None = None) -> list[Any]:
         import ray
 
         results: list[Any] = [None] * len(tasks)
@@ -69,7 +71,7 @@ class RayExecutor:
             return results
         fn_ref = ray.put(fn)
         running: dict[Any, int] = {}
-        todo = iter(enumerate(tasks))
+        todo = ((i, tasks[i]) for i in submit_order(tasks, cost))
         try:
             while True:
                 for i, task in todo:

@@ -96,6 +96,7 @@ def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
                ) -> Iterator[SourceRecord]:
     """One JSON object per line; blank lines are not records and are skipped."""
     canonical = opts.canonical_keys
+    text_field, id_field, loads = opts.text_field, opts.id_field, orjson.loads
     try:
         stream = _open_lines(path, sink)
         for line_no, raw in enumerate(stream, 1):
@@ -106,9 +107,15 @@ def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
             if not raw or raw.isspace():  # blank line (no copy, unlike strip())
                 continue
             try:
-                obj = orjson.loads(raw)
+                obj = loads(raw)
             except orjson.JSONDecodeError as exc:
                 yield SourceRecord(line_no, error=_json_error(raw, exc), raw_bytes=len(raw))
+                continue
+            if (type(obj) is dict and len(obj) == 3 and text_field in obj and id_field in obj
+                    and type(meta := obj.get("meta")) is dict):  # the canonical layout, inline
+                rid = obj[id_field]
+                yield SourceRecord(line_no, rid if type(rid) is str or rid is None else str(rid),
+                                   obj[text_field], meta, None, len(raw))
                 continue
             yield record_from_object(obj, line_no, opts, len(raw), canonical)
     except (OSError, EOFError) as exc:  # truncated .gz/.zst, unreadable file

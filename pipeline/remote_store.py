@@ -1,0 +1,217 @@
+"""Versions published to an fsspec URL (``s3://``, ``gs://``, ``abfs://``, ``file://`` ...).
+
+Object stores have no rename, no symlink, no ``flock`` and no read-only bit, so the local
+store's guarantees are kept another way:
+
+* **whole or not at all**: a version is built in a local staging folder, its files are
+  uploaded (one executor task per file, largest first), and ``manifest.json`` is uploaded
+  *last*. A version exists only when its manifest does (:meth:`RemoteDatasetStore.versions`);
+  a prefix without one is the upload of a killed run and is deleted by the next run before
+  it publishes (it holds the lock).
+* **never rewritten**: a version whose manifest exists is never written into; a name is
+  re-checked just before the upload starts.
+* **latest**: a small object ``LATEST`` holding the version name, written after the manifest.
+* **one run at a time**: a local ``flock`` (this machine) plus a lock object ``.lock``
+  created with exclusive create where the filesystem supports it (local, and S3 through
+  conditional writes); a lock left by a killed run on this host is taken over.
+
+Intermediate shards, markers and the staging folder live in a POSIX ``work`` folder
+(``output.work_dir``: local, or a shared filesystem when the run spans several machines).
+Credentials and endpoints come from the filesystem's usual environment and fsspec config.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.store import VERSION_RE, DatasetStore, LockedError
+
+LATEST = "LATEST"
+LOCK = ".lock"
+
+
+def _fs(url: str) -> tuple[Any, str]:
+    import fsspec
+
+    return fsspec.core.url_to_fs(url)
+
+
+@dataclass(frozen=True)
+class UploadTask:
+    """Copy one staged file to its place under the version's URL."""
+
+    local: str
+    url: str
+
+
+def upload_file(task: UploadTask) -> None:
+    fs, path = _fs(task.url)
+    fs.put_file(task.local, path)
+
+
+def _alive_here(owner: dict[str, Any]) -> bool:
+    """Whether the lock's owner is a live process of this host (unknown hosts: assume so)."""
+    if owner.get("host") != socket.gethostname():
+        return True
+    try:
+        os.kill(int(owner["pid"]), 0)
+    except (ProcessLookupError, ValueError, KeyError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class RemoteDatasetStore:
+    """The versions of one dataset under ``url``; intermediates in ``local_root``."""
+
+    def __init__(self, url: str, local_root: Path) -> None:
+        self.root = url.rstrip("/")
+        self.local = DatasetStore(local_root)
+        self.work = self.local.work
+        self.fs, self._path = _fs(self.root)
+
+    def _p(self, *parts: str) -> str:
+        return "/".join([self._path.rstrip("/"), *parts])
+
+    def url(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        with self.local.lock():
+            owner = {"host": socket.gethostname(), "pid": os.getpid(),
+                     "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            self._take_lock(json.dumps(owner).encode())
+            try:
+                yield
+            finally:
+                self._release_lock(owner)
+
+    def _take_lock(self, owner: bytes) -> None:
+        lock = self._p(LOCK)
+        self.fs.makedirs(self._path, exist_ok=True)
+        for _ in range(2):
+            try:
+                with self.fs.open(lock, "xb") as fh:
+                    fh.write(owner)
+                return
+            except FileExistsError:
+                pass
+            except (NotImplementedError, ValueError):  # no exclusive create: check, then write
+                if not self.fs.exists(lock):
+                    self.fs.pipe_file(lock, owner)
+                    return
+            try:
+                holder = json.loads(self.fs.cat_file(lock))
+            except FileNotFoundError:
+                continue  # released meanwhile
+            if _alive_here(holder):
+                raise LockedError(
+                    f"another run of dataset {self.root.rsplit('/', 1)[-1]!r} is in progress "
+                    f"(host {holder.get('host')}, pid {holder.get('pid')}, since "
+                    f"{holder.get('since')}); refusing to run concurrently. If that run is "
+                    f"dead, delete the lock object {self.url(LOCK)}")
+            self.fs.rm_file(lock)  # left by a killed run of this host
+        raise LockedError(f"could not take the lock {self.url(LOCK)}: it keeps changing")
+
+    def _release_lock(self, owner: dict[str, Any]) -> None:
+        lock = self._p(LOCK)
+        try:
+            if json.loads(self.fs.cat_file(lock)) == owner:
+                self.fs.rm_file(lock)
+        except FileNotFoundError:
+            pass
+
+    def _names(self) -> list[str]:
+        try:
+            entries = self.fs.ls(self._path, detail=False)
+        except FileNotFoundError:
+            return []
+        return [n for n in (e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
+                if VERSION_RE.match(n)]
+
+    def versions(self) -> list[str]:
+        """URLs of the published versions (those with a manifest), oldest first."""
+        published = [n for n in self._names() if self.fs.exists(self._p(n, "manifest.json"))]
+        return [self.url(n) for n in sorted(published, key=lambda n: int(n[1:]))]
+
+    def next_version_name(self) -> str:
+        numbers = [int(n[1:]) for n in self._names()]
+        return f"v{max(numbers, default=0) + 1:04d}"
+
+    def clean_partial_versions(self) -> None:
+        """Delete uploads of killed runs (prefixes without a manifest) and local staging."""
+        self.local.clean_partial_versions()
+        for name in self._names():
+            if not self.fs.exists(self._p(name, "manifest.json")):
+                self.fs.rm(self._p(name), recursive=True)
+
+    def manifest(self, version_url: str) -> dict[str, Any]:
+        fs, path = _fs(version_url)
+        return json.loads(fs.cat_file(path.rstrip("/") + "/manifest.json"))
+
+    def find_same_run(self, config_hash: str, input_sha256: list[str]) -> str | None:
+        """The latest version, if it was made from exactly this config and these input bytes."""
+        versions = self.versions()
+        if not versions:
+            return None
+        manifest = self.manifest(versions[-1])
+        shas = [f["sha256"] for f in manifest.get("inputs", [])]
+        if manifest.get("config_hash") == config_hash and shas == input_sha256:
+            self.point_latest(versions[-1].rsplit("/", 1)[-1])
+            return versions[-1]
+        return None
+
+    def staging_dir(self, name: str) -> Path:
+        return self.local.staging_dir(name)
+
+    def commit(self, tmp: Path, name: str, executor: Any = None) -> str:
+        """Upload the staged version (manifest last), point ``LATEST`` at it; returns its URL."""
+        if self.fs.exists(self._p(name, "manifest.json")):
+            raise LockedError(f"{self.url(name)} was published meanwhile by another run; "
+                              "a published version is never replaced")
+        files = sorted(p for p in tmp.rglob("*") if p.is_file() and p.name != "manifest.json")
+        self.fs.makedirs(self._p(name), exist_ok=True)
+        for d in sorted({p.parent for p in files} - {tmp}):
+            self.fs.makedirs(self._p(name, d.relative_to(tmp).as_posix()), exist_ok=True)
+        tasks = [UploadTask(str(p), self.url(name, p.relative_to(tmp).as_posix()))
+                 for p in files]
+        sizes = {t.local: Path(t.local).stat().st_size for t in tasks}
+        if executor is not None:
+            executor.map(upload_file, tasks, cost=lambda t: sizes[t.local])
+        else:
+            for t in tasks:
+                upload_file(t)
+        upload_file(UploadTask(str(tmp / "manifest.json"), self.url(name, "manifest.json")))
+        self.point_latest(name)
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        return self.url(name)
+
+    def point_latest(self, name: str) -> None:
+        path = self._p(LATEST)
+        try:
+            if self.fs.cat_file(path).decode().strip() == name:
+                return
+        except FileNotFoundError:
+            pass
+        self.fs.pipe_file(path, f"{name}\n".encode())
+
+
+def default_work_dir(url: str) -> Path:
+    """Where a run publishing to ``url`` keeps its intermediates when ``output.work_dir`` is
+    not set: ``$XDG_CACHE_HOME/zhcurate/work/<hash of the URL>`` (``~/.cache`` by default)."""
+    import hashlib
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "zhcurate" / "work" / hashlib.sha256(url.encode()).hexdigest()[:12]
