@@ -7,14 +7,12 @@ reads and filters, so publishing only waits for the drawing itself.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 
 def _serve(conn: Connection) -> None:
-    os.nice(10)  # background work: the run's workers come first on a busy machine
     import matplotlib.figure  # noqa: F401  (the slow import, done while the run works)
     from matplotlib.backends import backend_agg  # noqa: F401
 
