@@ -74,7 +74,8 @@ def test_extends_layers_and_overrides(tmp_path: Path, data: Path) -> None:
                                      "output": {"compression_level": 9}}))
     cfg = resolve(child)
     assert cfg["name"] == "child"
-    assert cfg["output"] == {"dir": str(tmp_path / "out"), "compression_level": 9}
+    assert cfg["output"] == {"dir": str(tmp_path / "out"), "compression_level": 9,
+                             "work_dir": None}
     assert cfg["input"]["paths"] == [str(data)]
 
 
