@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from pipeline.gc_pause import without_gc
 from pipeline.io.arrow_files import read_ipc, read_json, write_ipc, write_json
 from pipeline.shard_tables import load_output, table_to_docs
 from pipeline.stage import GlobalStage
@@ -39,6 +40,7 @@ def scan_dir(step: StageStep) -> Path:
     return Path(step.out_dir) / "scan"
 
 
+@without_gc
 def run_scan(task: ScanTask) -> dict[str, Any]:
     started = time.perf_counter()
     stage = get_stage(task.step)

@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from pipeline.gc_pause import without_gc
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, SHARD_SCHEMA, write_ipc, write_json
 from pipeline.io.base import InputOptions, SourceRecord
 from pipeline.io.location import identity, is_url
@@ -68,6 +69,7 @@ def _validate(rec: SourceRecord, max_bytes: int) -> str | None:
     return None
 
 
+@without_gc
 def run_ingest(task: IngestTask) -> dict[str, Any]:
     """Read one input file into shards; returns (and writes) its completion marker."""
     out = Path(task.out_dir) / task.fingerprint

@@ -18,6 +18,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.export import export_columns
+from pipeline.gc_pause import without_gc
 from pipeline.io.arrow_files import read_ipc, write_parquet
 from pipeline.llm_report import add_provenance, ordered
 from pipeline.shard_tables import load_output
@@ -75,6 +76,7 @@ class ShardOutputTask:
     collect_provenance: bool
 
 
+@without_gc
 def write_shard_outputs(task: ShardOutputTask) -> dict[str, Any]:
     """Write ``data/``, ``rejected/`` and ``quarantine/`` parquet of one shard (a file only
     when it has rows); return file entries, examples per reason and provenance entries."""

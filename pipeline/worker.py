@@ -17,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from pipeline.errors import StageUnavailable
+from pipeline.gc_pause import without_gc
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, write_ipc, write_json
 from pipeline.record import Doc
 from pipeline.schema import build_stage
@@ -93,6 +94,7 @@ def run_stage(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) 
         return out
 
 
+@without_gc
 def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
     """Run the segment's stages over one shard; returns one result dict per step run."""
     results = []
