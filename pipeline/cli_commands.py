@@ -14,19 +14,36 @@ from pipeline.config import ConfigError, config_hash, resolve
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from data_cards.plot_worker import PlotWorker
+
+    # forked first, so that matplotlib loads on another core while this process imports,
+    # validates and plans (on 2 cores it otherwise competes with the workers)
+    plotter = PlotWorker()
+    try:
+        return _run(args, plotter)
+    finally:
+        plotter.close()
+
+
+def _run(args: argparse.Namespace, plotter: Any) -> int:
     import gc
 
-    from pipeline.executors.local import preload_for_workers
-    from pipeline.progress import Progress
-    from pipeline.runner import run
+    from pipeline.gc_pause import gc_paused
 
-    config = resolve(args.config, args.overrides)
-    preload_for_workers()
-    # the libraries just imported are never garbage: out of every future collection (and
-    # shared copy-on-write by forked workers) — 5-7 % of a short run's wall time, measured
-    gc.freeze()
+    # what is imported here is never garbage: no collections while importing, then out of
+    # every future collection (shared copy-on-write by forked workers too); measured 5-10 %
+    # of a short run's wall time, most of it in the collection at exit
+    with gc_paused():
+        from pipeline.executors.local import preload_for_workers
+        from pipeline.progress import Progress
+        from pipeline.runner import run
+
+        config = resolve(args.config, args.overrides)
+        preload_for_workers()
+        gc.freeze()
     show = {"auto": None, "always": True, "never": False}[args.progress]
-    result = run(config, args.config, force=args.force, progress=Progress(show))
+    result = run(config, args.config, force=args.force, progress=Progress(show),
+                 plotter=plotter)
     if result["status"] == "unchanged":
         print(result["message"])
         return 0

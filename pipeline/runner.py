@@ -195,11 +195,13 @@ def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, An
 
 
 def run(config: dict[str, Any], config_path: str, force: bool = False,
-        progress: Progress | None = None) -> dict[str, Any]:
+        progress: Progress | None = None, plotter: PlotWorker | None = None) -> dict[str, Any]:
     """Run and publish every publish point; returns a summary for the CLI.
 
     ``status``: ``published`` (``datasets`` lists each new version) or ``unchanged`` (every
     dataset already has a version built from this config and these input bytes).
+    ``plotter``: a plot helper the caller started early (closed by the caller); else one is
+    started here.
     """
     progress = progress or Progress()
     points = publish_points(config)
@@ -212,7 +214,8 @@ def run(config: dict[str, Any], config_path: str, force: bool = False,
             locks.enter_context(every[root].lock())
         for s in every.values():
             s.clean_partial_versions()
-        plotter = PlotWorker()
+        own_plotter = plotter is None
+        plotter = plotter or PlotWorker()
         executor = make_executor(config["executor"])
         try:
             markers = ingest(config, store.work, executor, progress)
@@ -233,4 +236,5 @@ def run(config: dict[str, Any], config_path: str, force: bool = False,
             return {"status": "published", "datasets": published, "stages": stages}
         finally:
             executor.close()
-            plotter.close()
+            if own_plotter:
+                plotter.close()
