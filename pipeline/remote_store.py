@@ -96,8 +96,24 @@ class RemoteDatasetStore:
             finally:
                 self._release_lock(owner)
 
+    def _check_container(self) -> None:
+        """The bucket (container) must exist: zhcurate never creates one (``makedirs`` on an
+        object store would)."""
+        from fsspec.implementations.local import LocalFileSystem
+
+        from pipeline.config import ConfigError
+
+        if isinstance(self.fs, LocalFileSystem):
+            return
+        top = self._path.strip("/").split("/")[0]
+        if not self.fs.exists(top):
+            raise ConfigError(f"output.dir: bucket {top!r} of {self.root} not found (or not "
+                              "accessible with these credentials); zhcurate does not create "
+                              "buckets")
+
     def _take_lock(self, owner: bytes) -> None:
         lock = self._p(LOCK)
+        self._check_container()
         self.fs.makedirs(self._path, exist_ok=True)
         for _ in range(2):
             try:

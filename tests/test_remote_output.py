@@ -153,6 +153,13 @@ def test_lock_object_refuses_a_live_run_and_takes_over_a_dead_ones(
     assert not fs.exists(lock)
 
 
+def test_missing_bucket_is_a_config_error_and_not_created(s3_env: dict, tmp_path: Path) -> None:
+    r = _run("s3://no-such-bucket/zh", tmp_path, workers=1)
+    assert r.returncode == 2, r.stderr
+    assert "bucket 'no-such-bucket'" in r.stderr and "Traceback" not in r.stderr
+    assert not s3().exists("no-such-bucket")
+
+
 def test_file_url_output_equals_local(local_manifest: dict, tmp_path: Path) -> None:
     out = tmp_path / "published"
     r = _run(f"file://{out}", tmp_path)
