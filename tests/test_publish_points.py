@@ -124,3 +124,49 @@ def test_metadata_edits_of_consecutive_stages_are_all_published(tmp_path: Path,
     run(cfg, "c.yaml", progress=Progress(False))
     rows = pq.read_table(tmp_path / "out" / "t" / "v0001" / "data").to_pylist()
     assert json.loads(rows[0]["meta"]) == {"src": "web", "a": 1, "b": 2}
+
+
+@dataclass(frozen=True)
+class Shout(MapStage):
+    """Test stage: rewrites the text (appends ！)."""
+
+    name: ClassVar[str] = "shout"
+
+    def process_doc(self, doc: Doc) -> None:
+        doc.text += "！"
+
+
+def test_edits_around_filters_are_all_published(tmp_path: Path, monkeypatch) -> None:
+    """Filters (``edits = False``) between editing stages: rows they keep carry the upstream
+    edits, rows they reject are published with the text as it was when rejected, and edits
+    after them are kept too. A filter's output is stored as a delta (kept rows + stats)."""
+    monkeypatch.setitem(STAGES, "tag", Tag)
+    monkeypatch.setitem(STAGES, "shout", Shout)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": f"r{i}", "text": t}, ensure_ascii=False) + "\n"
+                           for i, t in enumerate(["今天天气很好", "好", "明天会下雨", "嗯"])),
+                   "utf-8")
+    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="t",
+                               stages=[{"type": "shout"}, {"type": "drop_short"},
+                                       {"type": "noop"}, {"type": "tag"}, {"type": "shout"}]))
+    run(cfg, "c.yaml", progress=Progress(False))
+    version = tmp_path / "out" / "t" / "v0001"
+    kept = pq.read_table(version / "data").to_pylist()
+    assert [(r["id"], r["text"], json.loads(r["meta"])) for r in kept] == [
+        ("r0", "今天天气很好！！", {"a": 1}), ("r2", "明天会下雨！！", {"a": 1})]
+    rejected = pq.read_table(version / "rejected").to_pylist()
+    assert [(r["id"], r["text"], r["reason"]) for r in rejected] == [
+        ("r1", "好！", "drop_short:short"), ("r3", "嗯！", "drop_short:short")]
+    import pyarrow as pa
+
+    from pipeline.shard_tables import UPSTREAM_KEY
+
+    stage_dirs = sorted((tmp_path / "out" / "t" / "_work" / "stages").iterdir())
+    kinds = {}
+    for d in stage_dirs:
+        shard = next(p for p in d.glob("*.arrow") if ".rejected" not in p.name)
+        with pa.memory_map(str(shard)) as fh:
+            meta = pa.ipc.open_file(fh).schema.metadata or {}
+        kinds[d.name.split("-")[0]] = UPSTREAM_KEY in meta
+    assert kinds == {"shout": False, "drop_short": True, "noop": True, "tag": False,
+                     "shout_2": False}
