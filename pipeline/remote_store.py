@@ -22,8 +22,10 @@ Credentials and endpoints come from the filesystem's usual environment and fsspe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import socket
 import time
 from collections.abc import Iterator
@@ -209,8 +211,6 @@ class RemoteDatasetStore:
                 upload_file(t)
         upload_file(UploadTask(str(tmp / "manifest.json"), self.url(name, "manifest.json")))
         self.point_latest(name)
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         return self.url(name)
 
@@ -227,7 +227,5 @@ class RemoteDatasetStore:
 def default_work_dir(url: str) -> Path:
     """Where a run publishing to ``url`` keeps its intermediates when ``output.work_dir`` is
     not set: ``$XDG_CACHE_HOME/zhcurate/work/<hash of the URL>`` (``~/.cache`` by default)."""
-    import hashlib
-
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return cache / "zhcurate" / "work" / hashlib.sha256(url.encode()).hexdigest()[:12]
