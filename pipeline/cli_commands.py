@@ -93,10 +93,11 @@ def cmd_stages(args: argparse.Namespace) -> int:
 
 def cmd_card(args: argparse.Namespace) -> int:
     from data_cards.render import render_card
-    from pipeline.diff import load_manifest, open_version
+    from pipeline.io.location import url_fs
+    from pipeline.store import load_manifest
 
     card = render_card(load_manifest(args.version_dir))
-    fs, path = open_version(args.version_dir)
+    fs, path = url_fs(args.version_dir)
     published = f"{path}/README.md"
     same = fs.exists(published) and fs.cat_file(published).decode("utf-8") == card
     if args.out:

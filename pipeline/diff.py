@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
-from pipeline.config import ConfigError
-
-
-def open_version(version: str | Path) -> tuple[Any, str]:
-    """(filesystem, path) of a version folder: a local path or an fsspec URL."""
-    import fsspec
-
-    fs, path = fsspec.core.url_to_fs(str(version))
-    return fs, path.rstrip("/")
-
-
-def load_manifest(version: str | Path) -> dict[str, Any]:
-    fs, path = open_version(version)
-    try:
-        return json.loads(fs.cat_file(f"{path}/manifest.json"))
-    except FileNotFoundError:
-        raise ConfigError(f"{version}: not a published version (no manifest.json)") from None
+from pipeline.io.location import url_fs
+from pipeline.store import load_manifest
 
 
 def kept_ids(version: str | Path) -> set[str]:
-    fs, path = open_version(version)
+    fs, path = url_fs(version)
     ids: set[str] = set()
     for f in sorted(fs.glob(f"{path}/data/*.parquet")):
         ids.update(pq.read_table(f, columns=["id"], filesystem=fs)["id"].to_pylist())

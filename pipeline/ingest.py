@@ -101,21 +101,16 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
     dumps, max_bytes, shard_size = orjson.dumps, task.options.max_bytes, task.shard_size
     for rec in reader(task.path if is_url(task.path) else Path(task.path), task.options, sink):
         records += 1
-        text = rec.text
-        # the common case inline (a parsed jsonl line with real text: size already checked
-        # by the reader); anything else goes through the full checks
-        if not (rec.raw_bytes and rec.error is None and type(text) is str and text
-                and not text.isspace()):
-            error = _validate(rec, max_bytes)
-            if error:
-                raw = text if isinstance(text, str) else repr(text)
-                for key, value in (("id", rec.id), ("source", task.path), ("line", rec.line),
-                                   ("stage", "read"), ("error", error),
-                                   ("raw", None if text is None else raw[:RAW_PREVIEW])):
-                    bad[key].append(value)
-                continue
+        error = _validate(rec, max_bytes)
+        if error:
+            raw = rec.text if isinstance(rec.text, str) else repr(rec.text)
+            for key, value in (("id", rec.id), ("source", task.path), ("line", rec.line),
+                               ("stage", "read"), ("error", error),
+                               ("raw", None if rec.text is None else raw[:RAW_PREVIEW])):
+                bad[key].append(value)
+            continue
         ids.append(rec.id if rec.id is not None else f"{task.path}:{rec.line}")
-        texts.append(text)
+        texts.append(rec.text)
         metas.append(dumps(rec.meta, default=str).decode() if rec.meta else "{}")
         lines.append(rec.line)
         if len(ids) >= shard_size:

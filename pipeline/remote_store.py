@@ -34,16 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.store import VERSION_RE, DatasetStore, LockedError
+from pipeline.io.location import url_fs
+from pipeline.store import VERSION_RE, DatasetStore, LockedError, load_manifest
 
 LATEST = "LATEST"
 LOCK = ".lock"
-
-
-def _fs(url: str) -> tuple[Any, str]:
-    import fsspec
-
-    return fsspec.core.url_to_fs(url)
 
 
 @dataclass(frozen=True)
@@ -55,7 +50,7 @@ class UploadTask:
 
 
 def upload_file(task: UploadTask) -> None:
-    fs, path = _fs(task.url)
+    fs, path = url_fs(task.url)
     fs.put_file(task.local, path)
 
 
@@ -79,10 +74,10 @@ class RemoteDatasetStore:
         self.root = url.rstrip("/")
         self.local = DatasetStore(local_root)
         self.work = self.local.work
-        self.fs, self._path = _fs(self.root)
+        self.fs, self._path = url_fs(self.root)
 
     def _p(self, *parts: str) -> str:
-        return "/".join([self._path.rstrip("/"), *parts])
+        return "/".join([self._path, *parts])
 
     def url(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
@@ -173,16 +168,12 @@ class RemoteDatasetStore:
             if not self.fs.exists(self._p(name, "manifest.json")):
                 self.fs.rm(self._p(name), recursive=True)
 
-    def manifest(self, version_url: str) -> dict[str, Any]:
-        fs, path = _fs(version_url)
-        return json.loads(fs.cat_file(path.rstrip("/") + "/manifest.json"))
-
     def find_same_run(self, config_hash: str, input_sha256: list[str]) -> str | None:
         """The latest version, if it was made from exactly this config and these input bytes."""
         versions = self.versions()
         if not versions:
             return None
-        manifest = self.manifest(versions[-1])
+        manifest = load_manifest(versions[-1])
         shas = [f["sha256"] for f in manifest.get("inputs", [])]
         if manifest.get("config_hash") == config_hash and shas == input_sha256:
             self.point_latest(versions[-1].rsplit("/", 1)[-1])

@@ -111,6 +111,18 @@ class DatasetStore:
         os.replace(tmp, link)
 
 
+def load_manifest(version: str | Path) -> dict[str, Any]:
+    """A published version's manifest (a folder or an fsspec URL); ConfigError if none."""
+    from pipeline.config import ConfigError
+    from pipeline.io.location import url_fs
+
+    fs, path = url_fs(version)
+    try:
+        return json.loads(fs.cat_file(f"{path}/manifest.json"))
+    except FileNotFoundError:
+        raise ConfigError(f"{version}: not a published version (no manifest.json)") from None
+
+
 def open_store(output: dict[str, Any], name: str) -> DatasetStore | RemoteDatasetStore:
     """The store of dataset ``name`` under ``output.dir``: a local or shared folder, or an
     fsspec URL (see ``pipeline.remote_store``); intermediates under ``output.work_dir``."""

@@ -21,11 +21,6 @@ class InputOptions:
     id_field: str | None = "id"
     max_bytes: int = 8_000_000
 
-    @property
-    def canonical_keys(self) -> frozenset[str | None]:
-        """The keys of a record already in the canonical layout (text, id, meta)."""
-        return frozenset((self.text_field, self.id_field, "meta"))
-
 
 @dataclass(slots=True)
 class SourceRecord:

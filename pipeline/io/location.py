@@ -29,6 +29,14 @@ def glob_input(pattern: str) -> list[str]:
                   for m in matches)
 
 
+def url_fs(path: str | os.PathLike[str]) -> tuple[Any, str]:
+    """(fsspec filesystem, path on it without a trailing slash) of a local path or URL."""
+    import fsspec
+
+    fs, inner = fsspec.core.url_to_fs(str(path))
+    return fs, inner.rstrip("/")
+
+
 def open_binary(path: str) -> IO[bytes]:
     """Open for reading bytes (unbuffered for local files: callers buffer)."""
     if not is_url(path):

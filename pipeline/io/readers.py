@@ -64,30 +64,29 @@ def _open_lines(path: str | Path, sink: Callable[[bytes], None]) -> io.BufferedR
     return tap
 
 
-def record_from_object(obj: Any, line: int, opts: InputOptions, size: int,
-                       canonical: frozenset[str | None] | None = None) -> SourceRecord:
-    """Map one parsed object onto id/text/meta; a non-object is an error record.
-    ``canonical``: ``opts.canonical_keys``, computed once per file by the caller."""
+def record_from_object(obj: Any, line: int, opts: InputOptions, size: int) -> SourceRecord:
+    """Map one parsed object onto id/text/meta; a non-object is an error record."""
+    text_field, id_field = opts.text_field, opts.id_field
+    if (type(obj) is dict and len(obj) == 3 and text_field in obj and id_field in obj
+            and type(meta := obj.get("meta")) is dict):  # the canonical layout: most records
+        rid = obj[id_field]
+        return SourceRecord(line, rid if type(rid) is str or rid is None else str(rid),
+                            obj[text_field], meta, None, size)
     if not isinstance(obj, dict):
         return SourceRecord(line, error=f"expected a JSON object, got {type(obj).__name__}",
                             raw_bytes=size)
-    if opts.text_field not in obj:
-        return SourceRecord(line, error=f"missing text field {opts.text_field!r}", raw_bytes=size)
-    rid = obj.get(opts.id_field) if opts.id_field else None
-    meta: dict[str, Any] = {}
-    if len(obj) <= 3 and isinstance(obj.get("meta", {}), dict) and obj.keys() <= (
-            canonical or opts.canonical_keys):  # fast path: the canonical layout
-        return SourceRecord(line, id=None if rid is None else str(rid),
-                            text=obj[opts.text_field], meta=obj.get("meta") or {},
-                            raw_bytes=size)
+    if text_field not in obj:
+        return SourceRecord(line, error=f"missing text field {text_field!r}", raw_bytes=size)
+    rid = obj.get(id_field) if id_field else None
+    meta = {}
     for key, value in obj.items():
-        if key in (opts.text_field, opts.id_field):
+        if key in (text_field, id_field):
             continue
         if key == "meta" and isinstance(value, dict):
             meta.update(value)
         else:
             meta[key] = value
-    return SourceRecord(line, id=None if rid is None else str(rid), text=obj[opts.text_field],
+    return SourceRecord(line, id=None if rid is None else str(rid), text=obj[text_field],
                         meta=meta, raw_bytes=size)
 
 
@@ -95,8 +94,7 @@ def record_from_object(obj: Any, line: int, opts: InputOptions, size: int,
 def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
                ) -> Iterator[SourceRecord]:
     """One JSON object per line; blank lines are not records and are skipped."""
-    canonical = opts.canonical_keys
-    text_field, id_field, loads = opts.text_field, opts.id_field, orjson.loads
+    loads = orjson.loads
     try:
         stream = _open_lines(path, sink)
         for line_no, raw in enumerate(stream, 1):
@@ -111,13 +109,7 @@ def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
             except orjson.JSONDecodeError as exc:
                 yield SourceRecord(line_no, error=_json_error(raw, exc), raw_bytes=len(raw))
                 continue
-            if (type(obj) is dict and len(obj) == 3 and text_field in obj and id_field in obj
-                    and type(meta := obj.get("meta")) is dict):  # the canonical layout, inline
-                rid = obj[id_field]
-                yield SourceRecord(line_no, rid if type(rid) is str or rid is None else str(rid),
-                                   obj[text_field], meta, None, len(raw))
-                continue
-            yield record_from_object(obj, line_no, opts, len(raw), canonical)
+            yield record_from_object(obj, line_no, opts, len(raw))
     except (OSError, EOFError) as exc:  # truncated .gz/.zst, unreadable file
         yield SourceRecord(-1, error=f"cannot read past this point: {exc}")
 
