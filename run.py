@@ -34,28 +34,53 @@ Inside stages, address a stage by list index or by type (the first stage of that
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
-        prog="zhcurate", formatter_class=fmt,
+        prog="zhcurate",
+        formatter_class=fmt,
         description="Curate raw Chinese text into versioned LLM training datasets.",
-        epilog="Run 'zhcurate COMMAND --help' for the options of a command.")
+        epilog="Run 'zhcurate COMMAND --help' for the options of a command.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("run", help="run a config and publish a new dataset version",
-                       formatter_class=fmt, epilog=EPILOG, description=(
-                           "Run the pipeline described by CONFIG and publish "
-                           "<output.dir>/<name>/vNNNN. Interrupted runs resume where they "
-                           "stopped when started again with the same command."))
+    p = sub.add_parser(
+        "run",
+        help="run a config and publish a new dataset version",
+        formatter_class=fmt,
+        epilog=EPILOG,
+        description=(
+            "Run the pipeline described by CONFIG and publish "
+            "<output.dir>/<name>/vNNNN. Interrupted runs resume where they "
+            "stopped when started again with the same command."
+        ),
+    )
     p.add_argument("config", help="YAML config file")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value (repeatable)")
-    p.add_argument("--force", action="store_true",
-                   help="publish a new version even if one with the same config and input exists")
-    p.add_argument("--progress", choices=["auto", "always", "never"], default="auto",
-                   help="progress bars: auto = only on a terminal")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (repeatable)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="publish a new version even if one with the same config and input exists",
+    )
+    p.add_argument(
+        "--progress",
+        choices=["auto", "always", "never"],
+        default="auto",
+        help="progress bars: auto = only on a terminal",
+    )
     p.set_defaults(fn=cmd_run)
 
-    p = sub.add_parser("validate", help="validate a config and print it resolved, with its hash",
-                       formatter_class=fmt, epilog=EPILOG)
+    p = sub.add_parser(
+        "validate",
+        help="validate a config and print it resolved, with its hash",
+        formatter_class=fmt,
+        epilog=EPILOG,
+    )
     p.add_argument("config")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(fn=cmd_validate)
@@ -64,31 +89,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(fn=cmd_stages)
 
-    p = sub.add_parser("card", help="re-render a version's data card from its manifest",
-                       description="Render VERSION_DIR/manifest.json to a data card. Published "
-                       "versions are immutable, so the card goes to --out (default: stdout); "
-                       "the command says whether it matches the published README.md.")
+    p = sub.add_parser(
+        "card",
+        help="re-render a version's data card from its manifest",
+        description="Render VERSION_DIR/manifest.json to a data card. Published "
+        "versions are immutable, so the card goes to --out (default: stdout); "
+        "the command says whether it matches the published README.md.",
+    )
     p.add_argument("version_dir")
     p.add_argument("--out", help="write the card here instead of stdout")
     p.set_defaults(fn=cmd_card)
 
-    p = sub.add_parser("train-quality", formatter_class=fmt,
-                       help="train a fastText quality classifier from labelled JSONL",
-                       description=(
-                           "Train a quality classifier for the `quality` stage from JSONL records "
-                           "{text, label}. Labels are high/low (or 1/0); with --threshold, "
-                           "numeric scores (e.g. the 0-5 ratings of llm_quality_annotate) are "
-                           "binarized as score >= threshold. A seeded split is held out and "
-                           "its precision/recall/F1 printed. --default rebuilds the bundled "
-                           "default model."))
-    p.add_argument("inputs", nargs="*", help="labelled JSONL files (.jsonl or .jsonl.gz), or "
-                   "published versions / parquet files (labels from stats: --label-field "
-                   "llm_quality_annotate.score --threshold 3)")
+    p = sub.add_parser(
+        "train-quality",
+        formatter_class=fmt,
+        help="train a fastText quality classifier from labelled JSONL",
+        description=(
+            "Train a quality classifier for the `quality` stage from JSONL records "
+            "{text, label}. Labels are high/low (or 1/0); with --threshold, "
+            "numeric scores (e.g. the 0-5 ratings of llm_quality_annotate) are "
+            "binarized as score >= threshold. A seeded split is held out and "
+            "its precision/recall/F1 printed. --default rebuilds the bundled "
+            "default model."
+        ),
+    )
+    p.add_argument(
+        "inputs",
+        nargs="*",
+        help="labelled JSONL files (.jsonl or .jsonl.gz), or "
+        "published versions / parquet files (labels from stats: --label-field "
+        "llm_quality_annotate.score --threshold 3)",
+    )
     p.add_argument("--out", help="model file to write (.bin); a .json sidecar holds metrics")
     p.add_argument("--threshold", type=float, help="binarize numeric labels at this score")
     p.add_argument("--label-field", default="label", help="field holding the label")
-    p.add_argument("--tokenize", default="chars", choices=["chars", "words", "words+chars"],
-                   help="fastText input tokens (default: chars, the measured best)")
+    p.add_argument(
+        "--tokenize",
+        default="chars",
+        choices=["chars", "words", "words+chars"],
+        help="fastText input tokens (default: chars, the measured best)",
+    )
     p.add_argument("--valid-fraction", type=float, default=0.2, help="held-out share")
     p.add_argument("--seed", type=int, default=0, help="split and training seed")
     p.add_argument("--default", action="store_true", help="rebuild the default model")

@@ -40,18 +40,34 @@ def measured(cmd: list[str], peers: Path, log: Path, cwd: Path | None = None) ->
     mem.unlink(missing_ok=True)
     before = load1()
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    full = [sys.executable, str(peers / "treemem.py"), "--interval", "0.25", "--out", str(mem),
-            "--", *cmd]
+    full = [
+        sys.executable,
+        str(peers / "treemem.py"),
+        "--interval",
+        "0.25",
+        "--out",
+        str(mem),
+        "--",
+        *cmd,
+    ]
     with open(log, "w") as fh:
         rc = subprocess.call(full, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
-    res: dict[str, Any] = {"rc": rc, "load_before": before, "load_after": load1(),
-                           "cpu_s": round(cpu, 2)}
+    res: dict[str, Any] = {
+        "rc": rc,
+        "load_before": before,
+        "load_after": load1(),
+        "cpu_s": round(cpu, 2),
+    }
     if mem.exists():
         m = json.loads(mem.read_text().split(" ", 1)[1])
-        res.update(wall_s=m["wall_s"], rss_mib=round(m["tree_rss_kb"] / 1024),
-                   pss_mib=round(m["tree_pss_kb"] / 1024), procs=m["max_procs"])
+        res.update(
+            wall_s=m["wall_s"],
+            rss_mib=round(m["tree_rss_kb"] / 1024),
+            pss_mib=round(m["tree_pss_kb"] / 1024),
+            procs=m["max_procs"],
+        )
     if rc != 0:
         tail = log.read_text(errors="replace")[-2000:]
         print(f"  ! rc={rc}: {' '.join(cmd)}\n{tail}", file=sys.stderr)
@@ -65,9 +81,13 @@ def count_lines(path: Path) -> int:
 
 def write_config(path: Path, stages: list[dict[str, Any]], name: str) -> Path:
     """A zhcurate config (input/output/executor are set per run with --set)."""
-    cfg = {"name": name, "input": {"paths": ["-"], "shard_size": 10000},
-           "output": {"dir": "out"}, "executor": {"type": "local", "workers": 1},
-           "stages": stages}
+    cfg = {
+        "name": name,
+        "input": {"paths": ["-"], "shard_size": 10000},
+        "output": {"dir": "out"},
+        "executor": {"type": "local", "workers": 1},
+        "stages": stages,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False))
     return path
@@ -79,15 +99,35 @@ def default_stages() -> list[dict[str, Any]]:
     return yaml.safe_load((REPO / "configs" / "curation.yaml").read_text())["stages"]
 
 
-def run_zhcurate(config: Path, corpus: Path, workers: int, out_dir: Path, peers: Path,
-                 log: Path, shard_size: int = 10000) -> dict[str, Any]:
+def run_zhcurate(
+    config: Path,
+    corpus: Path,
+    workers: int,
+    out_dir: Path,
+    peers: Path,
+    log: Path,
+    shard_size: int = 10000,
+) -> dict[str, Any]:
     """One fresh ``run.py run`` (empty output dir); wall/RSS plus per-stage figures of the
     manifest: ``stages`` = {name: (records in, worker seconds)}; global stages' seconds include
     scan/reduce/finalize."""
     shutil.rmtree(out_dir, ignore_errors=True)
-    cmd = [sys.executable, str(REPO / "run.py"), "run", str(config), "--progress", "never",
-           "--set", f"input.paths=[{corpus}]", "--set", f"output.dir={out_dir}",
-           "--set", f"executor.workers={workers}", "--set", f"input.shard_size={shard_size}"]
+    cmd = [
+        sys.executable,
+        str(REPO / "run.py"),
+        "run",
+        str(config),
+        "--progress",
+        "never",
+        "--set",
+        f"input.paths=[{corpus}]",
+        "--set",
+        f"output.dir={out_dir}",
+        "--set",
+        f"executor.workers={workers}",
+        "--set",
+        f"input.shard_size={shard_size}",
+    ]
     res = measured(cmd, peers, log, cwd=REPO)
     manifests = sorted(out_dir.glob("*/v0001/manifest.json"))
     if manifests:

@@ -57,20 +57,35 @@ HEURISTIC_RULES = (
     "min_terminal_punct max_newline_per_word max_dup_line_frac max_dup_line_char_frac "
     "max_top_2gram_frac max_top_3gram_frac max_top_4gram_frac max_dup_5gram_frac "
     "max_dup_6gram_frac max_dup_7gram_frac max_dup_8gram_frac max_dup_9gram_frac "
-    "max_dup_10gram_frac max_char_run max_symbol_ratio max_digit_ratio max_url_ratio").split()
+    "max_dup_10gram_frac max_char_run max_symbol_ratio max_digit_ratio max_url_ratio"
+).split()
 
 
 def djchain_stages() -> list[dict[str, Any]]:
     heur = {"type": "heuristics", **{k: DJ_RULES.get(k) for k in HEURISTIC_RULES}}
-    return [heur, {"type": "dedup_exact"},
-            {"type": "dedup_minhash", "num_perm": 256, "ngram": 5, "threshold": 0.7}]
+    return [
+        heur,
+        {"type": "dedup_exact"},
+        {"type": "dedup_minhash", "num_perm": 256, "ngram": 5, "threshold": 0.7},
+    ]
 
 
 def run_floor(a: argparse.Namespace, corpus: Path, procs: int, log: Path) -> dict[str, Any]:
     out = a.work / "scratch" / "floor_out.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
-    res = measured([a.floor_python, str(a.peers / "floors.py"), "minhash", str(corpus), str(out),
-                    "--procs", str(procs)], a.peers, log)
+    res = measured(
+        [
+            a.floor_python,
+            str(a.peers / "floors.py"),
+            "minhash",
+            str(corpus),
+            str(out),
+            "--procs",
+            str(procs),
+        ],
+        a.peers,
+        log,
+    )
     out.unlink(missing_ok=True)
     return res
 
@@ -81,16 +96,23 @@ def run_dj(a: argparse.Namespace, corpus: Path, log: Path) -> dict[str, Any]:
     run_dir = a.work / "scratch" / "dj_run"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
-    cfg = ((a.peers / "dj_recipe.yaml.tmpl").read_text()
-           .replace("@DATASET@", str(corpus)).replace("@EXPORT@", str(run_dir / "out.jsonl"))
-           .replace("@WORKDIR@", str(run_dir / "work")).replace("@NP@", str(a.dj_np))
-           .replace("@USE_CACHE@", "false"))
+    cfg = (
+        (a.peers / "dj_recipe.yaml.tmpl")
+        .read_text()
+        .replace("@DATASET@", str(corpus))
+        .replace("@EXPORT@", str(run_dir / "out.jsonl"))
+        .replace("@WORKDIR@", str(run_dir / "work"))
+        .replace("@NP@", str(a.dj_np))
+        .replace("@USE_CACHE@", "false")
+    )
     (run_dir / "cfg.yaml").write_text(cfg)
     dj = str(Path(a.dj_python).parent / "dj-process")
     res = measured([dj, "--config", str(run_dir / "cfg.yaml")], a.peers, log, cwd=run_dir)
     text = log.read_text(errors="replace")
-    res["ops"] = [(o, float(s), int(n)) for o, s, n in
-                  re.findall(r"OP \[(\w+)\] Done in ([\d.]+)s\. Left (\d+) samples", text)]
+    res["ops"] = [
+        (o, float(s), int(n))
+        for o, s, n in re.findall(r"OP \[(\w+)\] Done in ([\d.]+)s\. Left (\d+) samples", text)
+    ]
     res["installs_at_runtime"] = len(re.findall(r"Installing \S+ using uv", text))
     out = run_dir / "out.jsonl"
     res["kept"] = count_lines(out) if out.exists() else None
@@ -104,18 +126,30 @@ def jobs(a: argparse.Namespace, corpus: Path, configs: dict[str, Path]) -> list[
     for w in a.workers:
         out.append(("floor", w, lambda lg, w=w: run_floor(a, corpus, w, lg)))
         for v in a.variants:
-            out.append((v, w, lambda lg, v=v, w=w: run_zhcurate(
-                configs[v], corpus, w, a.work / "scratch" / f"zc_{v}", a.peers, lg)))
+            out.append(
+                (
+                    v,
+                    w,
+                    lambda lg, v=v, w=w: run_zhcurate(
+                        configs[v], corpus, w, a.work / "scratch" / f"zc_{v}", a.peers, lg
+                    ),
+                )
+            )
     if a.dj_python and corpus.name in a.dj_corpora:
         out.append(("dj", a.dj_np, lambda lg: run_dj(a, corpus, lg)))
     return out
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--work", type=Path, default=DEFAULT_WORK,
-                    help="corpora, venvs (dj-venv, floor-venv), logs, results (outside the repo)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--work",
+        type=Path,
+        default=DEFAULT_WORK,
+        help="corpora, venvs (dj-venv, floor-venv), logs, results (outside the repo)",
+    )
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="*.jsonl for make_corpus.py")
     ap.add_argument("--peers", type=Path, default=DEFAULT_PEERS)
     ap.add_argument("--corpora", default="corpus.jsonl,corpus4x.jsonl")
@@ -126,8 +160,11 @@ def main() -> None:
     ap.add_argument("--dj-python", help="default: WORK/dj-venv/bin/python (skipped if absent)")
     ap.add_argument("--dj-np", type=int, default=2)
     ap.add_argument("--dj-corpora", default="corpus.jsonl")
-    ap.add_argument("--floor-python", help="needs orjson + datasketch; default: WORK/floor-venv "
-                    "if present, else this interpreter")
+    ap.add_argument(
+        "--floor-python",
+        help="needs orjson + datasketch; default: WORK/floor-venv "
+        "if present, else this interpreter",
+    )
     ap.add_argument("--results", type=Path, help="JSON lines (default WORK/throughput.jsonl)")
     ap.add_argument("--summarize", type=Path, help="only print the tables of a results file")
     a = ap.parse_args()
@@ -143,12 +180,17 @@ def main() -> None:
     results = a.results or a.work / "throughput.jsonl"
     corpora = [a.work / c for c in a.corpora.split(",")]
     if not all(c.exists() for c in corpora):
-        subprocess.check_call([sys.executable, str(a.peers / "make_corpus.py"), str(a.data),
-                               str(a.work)])
-    configs = {"default": write_config(a.work / "configs" / "default.yaml", default_stages(),
-                                       "bench_default"),
-               "djchain": write_config(a.work / "configs" / "djchain.yaml", djchain_stages(),
-                                       "bench_djchain")}
+        subprocess.check_call(
+            [sys.executable, str(a.peers / "make_corpus.py"), str(a.data), str(a.work)]
+        )
+    configs = {
+        "default": write_config(
+            a.work / "configs" / "default.yaml", default_stages(), "bench_default"
+        ),
+        "djchain": write_config(
+            a.work / "configs" / "djchain.yaml", djchain_stages(), "bench_djchain"
+        ),
+    }
     n_in = {c.name: count_lines(c) for c in corpora}
     if not a.dj_python and not a.no_dj:
         print("Data-Juicer venv not found (WORK/dj-venv): DJ part skipped", file=sys.stderr)
@@ -158,42 +200,64 @@ def main() -> None:
             for label, w, thunk in jobs(a, corpus, configs):
                 log = a.work / "logs" / f"{label}_w{w}_{corpus.stem}_r{rep}.log"
                 res = thunk(log)
-                row = {"job": label, "workers": w, "corpus": corpus.name, "rep": rep,
-                       "records": n_in[corpus.name], "ts": now(), **res}
+                row = {
+                    "job": label,
+                    "workers": w,
+                    "corpus": corpus.name,
+                    "rep": rep,
+                    "records": n_in[corpus.name],
+                    "ts": now(),
+                    **res,
+                }
                 rows.append(row)
                 with open(results, "a") as fh:
                     fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                print(f"rep {rep} {corpus.name:<16} {label:<8} w={w}  wall {res.get('wall_s')} s"
-                      f"  rss {res.get('rss_mib')} MiB  load {res['load_before']:.1f}", flush=True)
+                print(
+                    f"rep {rep} {corpus.name:<16} {label:<8} w={w}  wall {res.get('wall_s')} s"
+                    f"  rss {res.get('rss_mib')} MiB  load {res['load_before']:.1f}",
+                    flush=True,
+                )
     summarize(rows)
 
 
 def summarize(rows: list[dict[str, Any]]) -> None:
     """Print the tables: overall, per stage, and the two ratios (per-rep ratios, median)."""
     ok = [r for r in rows if r.get("rc") == 0 and r.get("wall_s")]
-    keys = sorted({(r["corpus"], r["job"], r["workers"]) for r in ok},
-                  key=lambda k: (k[0] != "corpus.jsonl", k[0], k[1], k[2]))
-    print(f"\n{'corpus':<16}{'job':<9}{'procs':>5}{'reps':>5}{'wall s':>9}{'range':>13}"
-          f"{'rec/s':>9}{'peak RSS MiB':>13}{'kept':>9}{'load1':>7}")
+    keys = sorted(
+        {(r["corpus"], r["job"], r["workers"]) for r in ok},
+        key=lambda k: (k[0] != "corpus.jsonl", k[0], k[1], k[2]),
+    )
+    print(
+        f"\n{'corpus':<16}{'job':<9}{'procs':>5}{'reps':>5}{'wall s':>9}{'range':>13}"
+        f"{'rec/s':>9}{'peak RSS MiB':>13}{'kept':>9}{'load1':>7}"
+    )
     for c, j, w in keys:
         rs = [r for r in ok if (r["corpus"], r["job"], r["workers"]) == (c, j, w)]
         walls = [r["wall_s"] for r in rs]
         m = median(walls)
-        print(f"{c:<16}{j:<9}{w:>5}{len(rs):>5}{m:>9.1f}{f'{min(walls):.1f}-{max(walls):.1f}':>13}"
-              f"{rs[0]['records'] / m:>9.0f}{median([r.get('rss_mib') for r in rs]):>13.0f}"
-              f"{str(rs[0].get('kept', '-')):>9}{median([r['load_before'] for r in rs]):>7.1f}")
+        print(
+            f"{c:<16}{j:<9}{w:>5}{len(rs):>5}{m:>9.1f}{f'{min(walls):.1f}-{max(walls):.1f}':>13}"
+            f"{rs[0]['records'] / m:>9.0f}{median([r.get('rss_mib') for r in rs]):>13.0f}"
+            f"{str(rs[0].get('kept', '-')):>9}{median([r['load_before'] for r in rs]):>7.1f}"
+        )
     stage_table(ok)
     ratio_table(ok)
 
 
 def stage_table(ok: list[dict[str, Any]]) -> None:
-    print("\nPer stage: records in / worker seconds (median over reps; global stages include "
-          "scan/reduce/finalize)")
+    print(
+        "\nPer stage: records in / worker seconds (median over reps; global stages include "
+        "scan/reduce/finalize)"
+    )
     for r0 in ok:
         if not r0.get("stages") or r0["rep"] != min(r["rep"] for r in ok):
             continue
-        same = [r for r in ok if (r["corpus"], r["job"], r["workers"])
-                == (r0["corpus"], r0["job"], r0["workers"]) and r.get("stages")]
+        same = [
+            r
+            for r in ok
+            if (r["corpus"], r["job"], r["workers"]) == (r0["corpus"], r0["job"], r0["workers"])
+            and r.get("stages")
+        ]
         cells = []
         for name, (n, _) in r0["stages"].items():
             secs = median([r["stages"][name][1] for r in same])
@@ -203,27 +267,40 @@ def stage_table(ok: list[dict[str, Any]]) -> None:
 
 def ratio_table(ok: list[dict[str, Any]]) -> None:
     def wall(c: str, j: str, w: int, rep: int) -> float | None:
-        hit = [r["wall_s"] for r in ok if (r["corpus"], r["job"], r["workers"], r["rep"])
-               == (c, j, w, rep)]
+        hit = [
+            r["wall_s"]
+            for r in ok
+            if (r["corpus"], r["job"], r["workers"], r["rep"]) == (c, j, w, rep)
+        ]
         return hit[0] if hit else None
 
     print("\nRatios (computed per rep, then the median):")
     for c in sorted({r["corpus"] for r in ok}):
         reps = sorted({r["rep"] for r in ok if r["corpus"] == c})
         for w in sorted({r["workers"] for r in ok if r["job"] == "default" and r["corpus"] == c}):
-            xs = [wall(c, "default", w, k) / wall(c, "floor", w, k) for k in reps
-                  if wall(c, "default", w, k) and wall(c, "floor", w, k)]
+            xs = [
+                wall(c, "default", w, k) / wall(c, "floor", w, k)
+                for k in reps
+                if wall(c, "default", w, k) and wall(c, "floor", w, k)
+            ]
             if xs:
-                print(f"  (b) {c:<16} default / floor, {w} proc: {median(xs):.2f}x "
-                      f"(reps {', '.join(f'{x:.2f}' for x in xs)}; target <= 4)")
+                print(
+                    f"  (b) {c:<16} default / floor, {w} proc: {median(xs):.2f}x "
+                    f"(reps {', '.join(f'{x:.2f}' for x in xs)}; target <= 4)"
+                )
         dj = [r for r in ok if r["corpus"] == c and r["job"] == "dj"]
         for w in sorted({r["workers"] for r in ok if r["job"] == "djchain" and r["corpus"] == c}):
-            xs = [wall(c, "dj", r["workers"], r["rep"]) / wall(c, "djchain", w, r["rep"])
-                  for r in dj if wall(c, "djchain", w, r["rep"])]
+            xs = [
+                wall(c, "dj", r["workers"], r["rep"]) / wall(c, "djchain", w, r["rep"])
+                for r in dj
+                if wall(c, "djchain", w, r["rep"])
+            ]
             if xs:
-                print(f"  (a) {c:<16} DJ (np={dj[0]['workers']}) / djchain w={w}: "
-                      f"{median(xs):.2f}x (reps {', '.join(f'{x:.2f}' for x in xs)}; "
-                      f"target >= 5)")
+                print(
+                    f"  (a) {c:<16} DJ (np={dj[0]['workers']}) / djchain w={w}: "
+                    f"{median(xs):.2f}x (reps {', '.join(f'{x:.2f}' for x in xs)}; "
+                    f"target >= 5)"
+                )
 
 
 if __name__ == "__main__":

@@ -12,12 +12,21 @@ from pathlib import Path
 import orjson
 
 #: Longer, mostly clean documents: news, wiki, CC web text.
-SOURCES = ("clue_corpus_small_sample", "sogoucs_smarty_sample", "wiki_zh_cmrc2018_paragraphs",
-           "wiki_zh_tw_drcd_paragraphs", "chinesewebtext_cc_raw")
+SOURCES = (
+    "clue_corpus_small_sample",
+    "sogoucs_smarty_sample",
+    "wiki_zh_cmrc2018_paragraphs",
+    "wiki_zh_tw_drcd_paragraphs",
+    "chinesewebtext_cc_raw",
+)
 BOILERPLATE = (
-    "点击上方蓝字关注我们", "本文来源：网络，版权归原作者所有，如有侵权请联系删除。",
-    "责任编辑：张明", "扫描二维码，关注公众号，获取更多精彩内容！", "阅读原文",
-    "版权所有 © 2021 新浪网 保留所有权利", "【免责声明】本文仅代表作者个人观点，与本网站无关。",
+    "点击上方蓝字关注我们",
+    "本文来源：网络，版权归原作者所有，如有侵权请联系删除。",
+    "责任编辑：张明",
+    "扫描二维码，关注公众号，获取更多精彩内容！",
+    "阅读原文",
+    "版权所有 © 2021 新浪网 保留所有权利",
+    "【免责声明】本文仅代表作者个人观点，与本网站无关。",
     "更多精彩内容，请下载客户端。",
 )
 _SENT_RE = re.compile(r"(?<=[。！？!?])")
@@ -30,7 +39,7 @@ def normalize(text: str) -> str:
 
 def shingles(text: str, n: int = 5) -> set[str]:
     t = normalize(text)
-    return {t} if len(t) <= n else {t[i:i + n] for i in range(len(t) - n + 1)}
+    return {t} if len(t) <= n else {t[i : i + n] for i in range(len(t) - n + 1)}
 
 
 def jaccard(x: str, y: str) -> float:
@@ -103,13 +112,18 @@ def mixed(t: str, rng: random.Random) -> str:
 
 
 EDITS: dict[str, Callable[[str, random.Random], str]] = {
-    "substitute": substitute, "indel": indel, "reorder": reorder,
-    "boilerplate": add_boilerplate, "truncate": truncate, "mixed": mixed,
+    "substitute": substitute,
+    "indel": indel,
+    "reorder": reorder,
+    "boilerplate": add_boilerplate,
+    "truncate": truncate,
+    "mixed": mixed,
 }
 
 
-def make_pairs(docs: list[str], n_edit: int, n_unrelated: int, n_shared: int,
-               seed: int = 0) -> list[Pair]:
+def make_pairs(
+    docs: list[str], n_edit: int, n_unrelated: int, n_shared: int, seed: int = 0
+) -> list[Pair]:
     """Edited pairs (each original used once), unrelated pairs, and pairs of two different
     documents cut short and given the same long boilerplate block (hard negatives)."""
     rng = random.Random(seed)

@@ -45,8 +45,10 @@ def merged_pairs(stage: DedupMinhash, pairs: list[Pair], shards: int = 4) -> np.
     """Run the phases on all pair documents; True where a pair's two documents share a cluster."""
     texts = [t for p in pairs for t in (p.x, p.y)]
     per = -(-len(texts) // shards)
-    docs = [[Doc(id=str(i), text=t) for i, t in enumerate(texts[s * per:(s + 1) * per])]
-            for s in range(shards)]
+    docs = [
+        [Doc(id=str(i), text=t) for i, t in enumerate(texts[s * per : (s + 1) * per])]
+        for s in range(shards)
+    ]
     state = run_phases(stage, docs)
     root = dict(zip(state["key"].to_pylist(), state["keeper"].to_pylist()))
     keys = [(s << 32) + r for s in range(shards) for r in range(len(docs[s]))]
@@ -61,8 +63,9 @@ def pair_decisions(stage: DedupMinhash, x: list[str], y: list[str]) -> np.ndarra
     sx, sy = stage.signatures(x), stage.signatures(y)
     collide = (band_hashes(sx, b, r, stage.seed) == band_hashes(sy, b, r, stage.seed)).any(1)
     bits = stage.verify_bits
-    return collide & (jaccard_estimate(pack_bits(sx, bits), pack_bits(sy, bits), bits)
-                      >= stage.threshold)
+    return collide & (
+        jaccard_estimate(pack_bits(sx, bits), pack_bits(sy, bits), bits) >= stage.threshold
+    )
 
 
 def rates(j: np.ndarray, merged: np.ndarray) -> tuple[float, float]:
@@ -78,17 +81,26 @@ def report_default(pairs: list[Pair], j: np.ndarray, seeds: int) -> None:
     runs = over_seeds(lambda s: DedupMinhash(seed=s), pairs, seeds)
     rec, fpr = zip(*(rates(j, m) for m in runs))
     print(f"\ndefault stage (threshold 0.7, 256 perm, 25x10 bands, 2-bit verify), {seeds} seeds:")
-    print(f"  recall J>=0.8: {statistics.median(rec):.4f} (n={int((j >= 0.8).sum())}, "
-          f"target >= 0.95)   FP rate J<=0.5: {statistics.median(fpr):.4%} "
-          f"(n={int((j <= 0.5).sum())}, target <= 0.5%)")
-    print("  merge rate by true J:  " + "  ".join(
-        f"[{lo:.1f},{min(hi, 1):.1f}) {np.median(runs[:, (j >= lo) & (j < hi)].mean(1)):.3f}"
-        f" n={int(((j >= lo) & (j < hi)).sum())}" for lo, hi in zip(BINS, BINS[1:])))
+    print(
+        f"  recall J>=0.8: {statistics.median(rec):.4f} (n={int((j >= 0.8).sum())}, "
+        f"target >= 0.95)   FP rate J<=0.5: {statistics.median(fpr):.4%} "
+        f"(n={int((j <= 0.5).sum())}, target <= 0.5%)"
+    )
+    print(
+        "  merge rate by true J:  "
+        + "  ".join(
+            f"[{lo:.1f},{min(hi, 1):.1f}) {np.median(runs[:, (j >= lo) & (j < hi)].mean(1)):.3f}"
+            f" n={int(((j >= lo) & (j < hi)).sum())}"
+            for lo, hi in zip(BINS, BINS[1:])
+        )
+    )
     print("  by edit kind: n, median true J, merged (first seed)")
     for kind in sorted({p.kind for p in pairs}):
         sel = np.array([p.kind == kind for p in pairs])
-        print(f"    {kind:18s} {int(sel.sum()):4d}  {np.median(j[sel]):.2f}  "
-              f"{runs[0][sel].mean():.3f}")
+        print(
+            f"    {kind:18s} {int(sel.sum()):4d}  {np.median(j[sel]):.2f}  "
+            f"{runs[0][sel].mean():.3f}"
+        )
 
 
 def report_curve(pairs: list[Pair], j: np.ndarray, seeds: int) -> None:
@@ -100,23 +112,30 @@ def report_curve(pairs: list[Pair], j: np.ndarray, seeds: int) -> None:
         prec = [m[truth].sum() / max(m.sum(), 1) for m in runs]
         rec = [m[truth].mean() for m in runs]
         b, r = DedupMinhash(threshold=t).band_shape()
-        print(f"  {t:.2f}  {b:3d} x {r:<3d}     {statistics.median(prec):.4f}     "
-              f"{statistics.median(rec):.4f}")
+        print(
+            f"  {t:.2f}  {b:3d} x {r:<3d}     {statistics.median(prec):.4f}     "
+            f"{statistics.median(rec):.4f}"
+        )
 
 
 def report_variants(pairs: list[Pair], j: np.ndarray, seeds: int) -> None:
-    print("\nvariants at threshold 0.7: recall J>=0.8 | FP J<=0.5 | wrong side of 0.7 for "
-          "J in [0.6,0.8] | bytes per band row")
+    print(
+        "\nvariants at threshold 0.7: recall J>=0.8 | FP J<=0.5 | wrong side of 0.7 for "
+        "J in [0.6,0.8] | bytes per band row"
+    )
     border = (j >= 0.6) & (j < 0.8)
     for perm, bits in ((128, 4), (256, 1), (256, 2), (256, 4), (256, 8), (256, 32)):
-        runs = over_seeds(lambda s, p=perm, v=bits: DedupMinhash(num_perm=p, verify_bits=v,
-                                                                 seed=s), pairs, seeds)
+        runs = over_seeds(
+            lambda s, p=perm, v=bits: DedupMinhash(num_perm=p, verify_bits=v, seed=s), pairs, seeds
+        )
         rec, fpr = zip(*(rates(j, m) for m in runs))
         wrong = [(m[border] != (j[border] >= 0.7)).mean() for m in runs]
         b, _ = DedupMinhash(num_perm=perm).band_shape()
-        print(f"  num_perm {perm} bits {bits:2d}: {statistics.median(rec):.4f} | "
-              f"{statistics.median(fpr):.4%} | {statistics.median(wrong):.3f} | "
-              f"{16 + 4 + perm * bits // 8} B x {b} bands")
+        print(
+            f"  num_perm {perm} bits {bits:2d}: {statistics.median(rec):.4f} | "
+            f"{statistics.median(fpr):.4%} | {statistics.median(wrong):.3f} | "
+            f"{16 + 4 + perm * bits // 8} B x {b} bands"
+        )
 
 
 def report_pairs_file(path: Path, positive: Callable[[int], bool]) -> None:
@@ -127,9 +146,11 @@ def report_pairs_file(path: Path, positive: Callable[[int], bool]) -> None:
     merged = pair_decisions(DedupMinhash(), x, y)
     print(f"\n{path.name}: {len(rows)} pairs, scored pair by pair at the default stage")
     for name, sel in (("positive", pos), ("negative", ~pos)):
-        print(f"  {name:8s} n={int(sel.sum()):5d}  true J median {np.median(j[sel]):.3f} "
-              f"p90 {np.quantile(j[sel], 0.9):.3f}  merged {merged[sel].mean():.4f}  "
-              f"(J>=0.7: {(j[sel] >= 0.7).mean():.4f})")
+        print(
+            f"  {name:8s} n={int(sel.sum()):5d}  true J median {np.median(j[sel]):.3f} "
+            f"p90 {np.quantile(j[sel], 0.9):.3f}  merged {merged[sel].mean():.4f}  "
+            f"(J>=0.7: {(j[sel] >= 0.7).mean():.4f})"
+        )
 
 
 def main() -> None:
@@ -143,8 +164,10 @@ def main() -> None:
     docs = [d.text for d in screen[0] if d.stats["dup_cluster_size"] == 1]
     pairs = make_pairs(docs, n_edit=2400, n_unrelated=300, n_shared=300)
     j = np.array([p.j for p in pairs])
-    print(f"{len(docs)} distinct long documents; {len(pairs)} pairs; true J quartiles "
-          f"{np.quantile(j, [0.25, 0.5, 0.75]).round(3).tolist()}")
+    print(
+        f"{len(docs)} distinct long documents; {len(pairs)} pairs; true J quartiles "
+        f"{np.quantile(j, [0.25, 0.5, 0.75]).round(3).tolist()}"
+    )
     report_default(pairs, j, args.seeds)
     report_curve(pairs, j, args.seeds)
     report_variants(pairs, j, args.seeds)

@@ -37,8 +37,9 @@ def load(folder: Path) -> list[str]:
     texts = []
     for path in sorted(folder.glob("*.jsonl")):
         with path.open("rb") as fh:
-            texts += [t for t in (orjson.loads(line)["text"] for line in fh)
-                      if isinstance(t, str) and t]
+            texts += [
+                t for t in (orjson.loads(line)["text"] for line in fh) if isinstance(t, str) and t
+            ]
     return texts
 
 
@@ -48,8 +49,10 @@ def rss_mb() -> float:
 
 def run_once(stage, texts: list[str], n_shards: int) -> dict[str, float]:
     per = -(-len(texts) // n_shards)
-    shards = [[Doc(id=str(i), text=t) for i, t in enumerate(texts[s * per:(s + 1) * per])]
-              for s in range(n_shards)]
+    shards = [
+        [Doc(id=str(i), text=t) for i, t in enumerate(texts[s * per : (s + 1) * per])]
+        for s in range(n_shards)
+    ]
     t = [time.perf_counter()]
     scans = [stage.scan(docs, s) for s, docs in enumerate(shards)]
     t.append(time.perf_counter())
@@ -63,8 +66,9 @@ def run_once(stage, texts: list[str], n_shards: int) -> dict[str, float]:
     for s, docs in enumerate(shards):
         stage.apply(docs, s, prepared)
     t.append(time.perf_counter())
-    out = dict(zip(("scan", "group", "reduce", "finalize", "apply"),
-                   (b - a for a, b in zip(t, t[1:]))))
+    out = dict(
+        zip(("scan", "group", "reduce", "finalize", "apply"), (b - a for a, b in zip(t, t[1:])))
+    )
     out["total"] = t[-1] - t[0]
     out["scan_mb"] = sum(x.nbytes for x in scans) / 1e6
     out["dropped"] = sum(d.reason is not None for docs in shards for d in docs)
@@ -99,18 +103,33 @@ def main() -> None:
             xxhash.xxh3_64_intdigest(text.encode())
         times.append(time.perf_counter() - t0)
     base = statistics.median(times)
-    print(f"{len(texts)} records, {sum(map(len, texts)) / 1e6:.1f} M chars, {args.shards} shards, "
-          f"median of {args.reps} runs; baseline xxh3 of every text {base:.3f} s")
+    print(
+        f"{len(texts)} records, {sum(map(len, texts)) / 1e6:.1f} M chars, {args.shards} shards, "
+        f"median of {args.reps} runs; baseline xxh3 of every text {base:.3f} s"
+    )
     for name in STAGES:
-        cmd = [sys.executable, __file__, "--stage", name, "--data", str(args.data),
-               "--shards", str(args.shards), "--reps", str(args.reps)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--stage",
+            name,
+            "--data",
+            str(args.data),
+            "--shards",
+            str(args.shards),
+            "--reps",
+            str(args.reps),
+        ]
         r = orjson.loads(subprocess.run(cmd, capture_output=True, check=True).stdout)
-        phases = "  ".join(f"{k} {r[k]:.3f}" for k in
-                           ("scan", "group", "reduce", "finalize", "apply"))
-        print(f"{name}: {r['total']:.2f} s = {r['n'] / r['total']:,.0f} rec/s "
-              f"({r['total'] / base:.0f}x baseline); {phases}\n"
-              f"    dropped {r['dropped']:,}, scan output {r['scan_mb']:.0f} MB, peak RSS "
-              f"{r['rss']:.0f} MB ({r['rss_over_data']:.0f} MB over the loaded records)")
+        phases = "  ".join(
+            f"{k} {r[k]:.3f}" for k in ("scan", "group", "reduce", "finalize", "apply")
+        )
+        print(
+            f"{name}: {r['total']:.2f} s = {r['n'] / r['total']:,.0f} rec/s "
+            f"({r['total'] / base:.0f}x baseline); {phases}\n"
+            f"    dropped {r['dropped']:,}, scan output {r['scan_mb']:.0f} MB, peak RSS "
+            f"{r['rss']:.0f} MB ({r['rss_over_data']:.0f} MB over the loaded records)"
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ def gopher_dup_chars(words: list[str], n: int) -> int:
     seen: set[str] = set()
     rep = idx = 0
     while idx < len(words) - n + 1:
-        gram = "".join(words[idx:idx + n])
+        gram = "".join(words[idx : idx + n])
         if gram in seen:
             rep += len(gram)
             idx += n
@@ -55,27 +55,31 @@ def main() -> None:
     docs = [Doc(id=str(i), text=t) for i, (_, t) in enumerate(rows)]
     stage = Heuristics()
     for i in range(0, len(docs), 1000):
-        stage.process(docs[i:i + 1000])
-    long_docs = [(src, d) for (src, _), d in zip(rows, docs)
-                 if d.stats["chars"] >= stage.min_chars]
+        stage.process(docs[i : i + 1000])
+    long_docs = [(src, d) for (src, _), d in zip(rows, docs) if d.stats["chars"] >= stage.min_chars]
 
     wiki = [d.stats for s, d in long_docs if s.startswith("wiki_zh_cmrc")]
     cpw = sum(s["chars"] for s in wiki) / sum(s["words"] for s in wiki)
-    print(f"1. cmrc2018: {cpw:.2f} non-whitespace chars per jieba word -> 50 words = "
-          f"{50 * cpw:.0f} chars, 100,000 words = {100_000 * cpw:,.0f} chars")
+    print(
+        f"1. cmrc2018: {cpw:.2f} non-whitespace chars per jieba word -> 50 words = "
+        f"{50 * cpw:.0f} chars, 100,000 words = {100_000 * cpw:,.0f} chars"
+    )
 
     print(f"2. duplicate n-grams, {len(long_docs)} docs with >= {stage.min_chars} chars")
     words = [segment(d.text) for _, d in long_docs]
     for n, thr in FINEWEB2_DUP.items():
-        word_frac = np.array([gopher_dup_chars(w, n) / len(d.text)
-                              for w, (_, d) in zip(words, long_docs)])
+        word_frac = np.array(
+            [gopher_dup_chars(w, n) / len(d.text) for w, (_, d) in zip(words, long_docs)]
+        )
         char_frac = np.array([d.stats[f"dup_ngram_frac_{n}"] for _, d in long_docs])
         k = int((word_frac > thr).sum())
         match = float(np.sort(char_frac)[::-1][k]) if k else float("nan")
         both = int(((word_frac > thr) & (char_frac > match)).sum())
-        print(f"   n={n:2d}: FineWeb-2 word thr {thr} flags {k} ({k / len(long_docs):.2%}); "
-              f"char thr {match:.3f} flags the same number; overlap {both}; "
-              f"default {getattr(stage, f'max_dup_{n}gram_frac')}")
+        print(
+            f"   n={n:2d}: FineWeb-2 word thr {thr} flags {k} ({k / len(long_docs):.2%}); "
+            f"char thr {match:.3f} flags the same number; overlap {both}; "
+            f"default {getattr(stage, f'max_dup_{n}gram_frac')}"
+        )
 
     print(f"3. per source, docs >= {stage.min_chars} chars: 99th percentile / max")
     by_src = collections.defaultdict(list)
@@ -86,8 +90,10 @@ def main() -> None:
         print(f"   {key} (default max {getattr(stage, param)})")
         for src, sts in by_src.items():
             v = np.array([s[key] for s in sts])
-            print(f"      {src[:28]:28s} n={v.size:5d} p99={np.quantile(v, 0.99):8.3f} "
-                  f"max={v.max():8.3f}")
+            print(
+                f"      {src[:28]:28s} n={v.size:5d} p99={np.quantile(v, 0.99):8.3f} "
+                f"max={v.max():8.3f}"
+            )
 
     print("4. dropped by the defaults (share of each source; top reasons)")
     reasons = collections.defaultdict(collections.Counter)

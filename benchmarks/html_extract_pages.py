@@ -48,7 +48,7 @@ def _split(text: str, rng: random.Random) -> list[str]:
     paras, i = [], 0
     while i < len(sents):
         k = rng.randint(2, 4)
-        paras.append("".join(sents[i:i + k]).strip())
+        paras.append("".join(sents[i : i + k]).strip())
         i += k
     return [p for p in paras if p]
 
@@ -76,12 +76,16 @@ class Noise:
 
     def __init__(self) -> None:
         self.heads = [r["text"] for r in _rows("thucnews_titles.jsonl")][:3000]
-        self.comments = [r["text"] for r in _rows("reviews_douban_book.jsonl")
-                         if 10 <= len(r["text"]) <= 120][:3000]
+        self.comments = [
+            r["text"] for r in _rows("reviews_douban_book.jsonl") if 10 <= len(r["text"]) <= 120
+        ][:3000]
         with open(DATA / "lexicons" / "opencc_dictionaries.jsonl", encoding="utf-8") as f:
             rows = [json.loads(line) for line in f]
-        self.s2t = {r["src"]: r["tgt"][0] for r in rows
-                    if r["dict"] == "STCharacters" and len(r["src"]) == 1}
+        self.s2t = {
+            r["src"]: r["tgt"][0]
+            for r in rows
+            if r["dict"] == "STCharacters" and len(r["src"]) == 1
+        }
 
     def pick(self, pool: list[str], rng: random.Random, k: int, trad: bool) -> list[str]:
         items = rng.sample(pool, k)
@@ -93,19 +97,24 @@ class Noise:
 
 E = html.escape
 NAV = "首页 新闻 国内 国际 财经 科技 体育 娱乐 汽车 房产 教育 旅游 视频 图片".split()
-FOOT = ("关于我们 | 联系我们 | 广告服务 | 网站地图 | 招聘信息 | 法律声明",
-        "版权所有 © 2012 {site} 未经授权禁止转载",
-        "京ICP备{icp}号 京公网安备11010502000{icp2}号 违法和不良信息举报电话：010-8888{icp2}")
+FOOT = (
+    "关于我们 | 联系我们 | 广告服务 | 网站地图 | 招聘信息 | 法律声明",
+    "版权所有 © 2012 {site} 未经授权禁止转载",
+    "京ICP备{icp}号 京公网安备11010502000{icp2}号 违法和不良信息举报电话：010-8888{icp2}",
+)
 
 
 def _assets(rng: random.Random) -> str:
     """Head scripts and styles (about 10 kB, no visible text), as real pages carry."""
-    js = "".join(f"function f{k}(a,b){{var c=document.getElementById('m{k}');"
-                 f"if(c){{c.style.display=a?'block':'none';}}return b*{rng.randint(2, 99)};}}"
-                 for k in range(60))
+    js = "".join(
+        f"function f{k}(a,b){{var c=document.getElementById('m{k}');"
+        f"if(c){{c.style.display=a?'block':'none';}}return b*{rng.randint(2, 99)};}}"
+        for k in range(60)
+    )
     css = "".join(f".c{k}{{margin:{k}px;padding:0 {k % 7}px;color:#{k:03d}}}" for k in range(150))
-    links = "".join(f'<link rel="stylesheet" href="//static.example.cn/css/s{k}.css">'
-                    for k in range(6))
+    links = "".join(
+        f'<link rel="stylesheet" href="//static.example.cn/css/s{k}.css">' for k in range(6)
+    )
     return f"{links}<script>{js}</script><style>{css}</style>"
 
 
@@ -121,9 +130,11 @@ def portal(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
     site = rng.choice(["南方网", "新民网", "中国甘肃网", "搜狐新闻", "东方网"])
     icp, icp2 = rng.randint(10**7, 10**8), rng.randint(10, 99)
     foot = "".join(f"<p>{E(x.format(site=site, icp=icp, icp2=icp2))}</p>" for x in FOOT)
-    coms = "".join(f'<div class="cmt"><span class="user">网友{rng.randint(1000, 9999)}</span>'
-                   f'<p>{E(c)}</p><a href="#">回复</a> <a href="#">顶(12)</a></div>'
-                   for c in nz["comments"][:5])
+    coms = "".join(
+        f'<div class="cmt"><span class="user">网友{rng.randint(1000, 9999)}</span>'
+        f'<p>{E(c)}</p><a href="#">回复</a> <a href="#">顶(12)</a></div>'
+        for c in nz["comments"][:5]
+    )
     return f"""<!DOCTYPE html><html><head>{{META}}<title>{E(title)}_{site}</title>
 <script>var _hmt=_hmt||[];(function(){{var hm=document.createElement("script");}})();</script>
 <style>.nav li{{float:left}}</style></head><body>
@@ -143,12 +154,16 @@ def portal(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
 
 
 def wechat(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
-    body = "".join(f'<p style="line-height:1.75em;"><span style="font-size:15px;">{E(p)}</span></p>'
-                   for p in paras)
-    coms = "".join(f'<li class="discuss_item"><div class="nickname">读者{i}</div>'
-                   f'<div class="discuss_message">{E(c)}</div>'
-                   f'<span>赞 {rng.randint(1, 99)}</span></li>'
-                   for i, c in enumerate(nz["comments"][:4]))
+    body = "".join(
+        f'<p style="line-height:1.75em;"><span style="font-size:15px;">{E(p)}</span></p>'
+        for p in paras
+    )
+    coms = "".join(
+        f'<li class="discuss_item"><div class="nickname">读者{i}</div>'
+        f'<div class="discuss_message">{E(c)}</div>'
+        f"<span>赞 {rng.randint(1, 99)}</span></li>"
+        for i, c in enumerate(nz["comments"][:4])
+    )
     return f"""<!DOCTYPE html><html><head>{{META}}<title>{E(title)}</title></head><body>
 <div id="js_article" class="rich_media">
 <h2 class="rich_media_title" id="activity-name">{E(title)}</h2>
@@ -165,15 +180,20 @@ def wechat(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
 
 def forum(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
     def post(floor: str, user: str, content: str) -> str:
-        return (f'<table class="plhin"><tr><td class="pls"><a class="xw1">{user}</a>'
-                f'<p>积分 {rng.randint(10, 9999)}</p><p>帖子 {rng.randint(1, 500)}</p></td>'
-                f'<td class="plc"><div class="pi"><strong>{floor}</strong>'
-                f' 发表于 2013-3-{rng.randint(1, 28)} 10:{rng.randint(10, 59)} | 只看该作者</div>'
-                f'<div class="t_fsz"><td class="t_f">{content}</td></div>'
-                f'<div class="po">回复 引用 举报</div></td></tr></table>')
+        return (
+            f'<table class="plhin"><tr><td class="pls"><a class="xw1">{user}</a>'
+            f"<p>积分 {rng.randint(10, 9999)}</p><p>帖子 {rng.randint(1, 500)}</p></td>"
+            f'<td class="plc"><div class="pi"><strong>{floor}</strong>'
+            f" 发表于 2013-3-{rng.randint(1, 28)} 10:{rng.randint(10, 59)} | 只看该作者</div>"
+            f'<div class="t_fsz"><td class="t_f">{content}</td></div>'
+            f'<div class="po">回复 引用 举报</div></td></tr></table>'
+        )
+
     first = post("楼主", "老王", "<br />\n".join(E(p) for p in paras))
-    replies = "".join(post(f"{i + 2}#", f"用户{rng.randint(100, 999)}", E(c))
-                      for i, c in enumerate(nz["comments"][:6]))
+    replies = "".join(
+        post(f"{i + 2}#", f"用户{rng.randint(100, 999)}", E(c))
+        for i, c in enumerate(nz["comments"][:6])
+    )
     return f"""<html><head>{{META}}<title>{E(title)} - 综合讨论区 - 天涯社区</title></head><body>
 <div id="hd"><a href="/">论坛首页</a> | <a href="/member.php?mod=register">立即注册</a>
 | 找回密码</div><div id="pt"><a href="./">论坛</a> <em>&rsaquo;</em>
@@ -187,9 +207,11 @@ def forum(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
 
 
 def wiki(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
-    secs = "".join(f'<h2><span class="mw-headline">{"概述" if i == 0 else "历史"}</span>'
-                   f'<span class="mw-editsection">[编辑]</span></h2>' * (i in (0, 1))
-                   + f"<p>{E(p)}</p>" for i, p in enumerate(paras))
+    secs = "".join(
+        f'<h2><span class="mw-headline">{"概述" if i == 0 else "历史"}</span>'
+        f'<span class="mw-editsection">[编辑]</span></h2>' * (i in (0, 1)) + f"<p>{E(p)}</p>"
+        for i, p in enumerate(paras)
+    )
     return f"""<!DOCTYPE html><html><head>{{META}}
 <title>{E(title)} - 维基百科，自由的百科全书</title></head>
 <body><div id="mw-navigation"><ul><li>首页</li><li>分类索引</li><li>特色内容</li><li>新闻动态</li>
@@ -217,19 +239,33 @@ def mobile(title: str, paras: list[str], nz: dict, rng: random.Random) -> str:
 
 
 TEMPLATES: dict[str, Callable[..., str]] = {
-    "portal": portal, "wechat": wechat, "forum": forum, "wiki": wiki, "mobile": mobile}
+    "portal": portal,
+    "wechat": wechat,
+    "forum": forum,
+    "wiki": wiki,
+    "mobile": mobile,
+}
 
 #: (scenario, bytes codec, HTTP charset label, meta charset label, meta form). Mislabelled
 #: scenarios name the real codec first, then the wrong label.
-SIMP = [("utf8-header", "utf-8", "utf-8", None), ("utf8-meta", "utf-8", None, "utf-8"),
-        ("gbk-meta", "gbk", None, "gb2312"), ("gbk-header", "gbk", "GBK", None),
-        ("gb18030-meta", "gb18030", None, "gb18030"), ("gbk-none", "gbk", None, None),
-        ("gbk-labelled-utf8", "gbk", None, "utf-8"),
-        ("gbk-labelled-latin1", "gbk", "ISO-8859-1", None),
-        ("utf8-labelled-gbk", "utf-8", None, "gbk")]
-TRAD = [("big5-header", "big5", "big5", None), ("big5-meta", "big5", None, "big5"),
-        ("big5-none", "big5", None, None), ("big5-labelled-gb2312", "big5", None, "gb2312"),
-        ("utf8-meta-trad", "utf-8", None, "utf-8")]
+SIMP = [
+    ("utf8-header", "utf-8", "utf-8", None),
+    ("utf8-meta", "utf-8", None, "utf-8"),
+    ("gbk-meta", "gbk", None, "gb2312"),
+    ("gbk-header", "gbk", "GBK", None),
+    ("gb18030-meta", "gb18030", None, "gb18030"),
+    ("gbk-none", "gbk", None, None),
+    ("gbk-labelled-utf8", "gbk", None, "utf-8"),
+    ("gbk-labelled-latin1", "gbk", "ISO-8859-1", None),
+    ("utf8-labelled-gbk", "utf-8", None, "gbk"),
+]
+TRAD = [
+    ("big5-header", "big5", "big5", None),
+    ("big5-meta", "big5", None, "big5"),
+    ("big5-none", "big5", None, None),
+    ("big5-labelled-gb2312", "big5", None, "gb2312"),
+    ("utf8-meta-trad", "utf-8", None, "utf-8"),
+]
 
 
 def build(per_source: int = 40, seed: int = 7) -> list[Page]:
@@ -241,15 +277,31 @@ def build(per_source: int = 40, seed: int = 7) -> list[Page]:
         scens = TRAD if trad else SIMP
         tname = list(TEMPLATES)[i % len(TEMPLATES)]
         scen, codec, http_label, meta_label = scens[(i // len(TEMPLATES) + i) % len(scens)]
-        nz = {"heads": noise.pick(noise.heads, rng, 60, trad),
-              "comments": noise.pick(noise.comments, rng, 6, trad)}
+        nz = {
+            "heads": noise.pick(noise.heads, rng, 60, trad),
+            "comments": noise.pick(noise.comments, rng, 6, trad),
+        }
         meta = ""
         if meta_label:
-            meta = (f'<meta charset="{meta_label}">' if i % 2 else
-                    f'<meta http-equiv="Content-Type" content="text/html; charset={meta_label}">')
+            meta = (
+                f'<meta charset="{meta_label}">'
+                if i % 2
+                else f'<meta http-equiv="Content-Type" content="text/html; charset={meta_label}">'
+            )
         page = TEMPLATES[tname](title, paras, nz, rng).replace("{META}", meta + _assets(rng))
         body = page.encode(codec, errors="xmlcharrefreplace")
         true_codec = {"gbk": "gb18030", "big5": "big5hkscs"}.get(codec, codec)
-        pages.append(Page(f"{i:03d}", tname, scen, title, paras, body.decode(true_codec), body,
-                          http_label, true_codec))
+        pages.append(
+            Page(
+                f"{i:03d}",
+                tname,
+                scen,
+                title,
+                paras,
+                body.decode(true_codec),
+                body,
+                http_label,
+                true_codec,
+            )
+        )
     return pages

@@ -49,6 +49,7 @@ def _selectolax(html: str) -> str:
 def _trafilatura(**kw: bool) -> Callable[[str], str]:
     def run(html: str) -> str:
         return trafilatura.extract(html, include_comments=False, **kw) or ""
+
     return run
 
 
@@ -56,7 +57,8 @@ EXTRACTORS: dict[str, Callable[[str], str]] = {
     "zhcurate extract_main_text": extract_main_text,
     "zhcurate extract_fast (resiliparse)": extract_fast,
     "resiliparse main_content (comments=True)": lambda h: extract_plain_text(
-        h, preserve_formatting=True, main_content=True),
+        h, preserve_formatting=True, main_content=True
+    ),
     "trafilatura default": _trafilatura(),
     "trafilatura favor_recall": _trafilatura(favor_recall=True),
     "trafilatura favor_precision": _trafilatura(favor_precision=True),
@@ -68,7 +70,7 @@ EXTRACTORS: dict[str, Callable[[str], str]] = {
 
 def bigrams(text: str) -> Counter[str]:
     s = "".join(text.split())
-    return Counter(s[i:i + 2] for i in range(len(s) - 1))
+    return Counter(s[i : i + 2] for i in range(len(s) - 1))
 
 
 def score(extracted: str, page: Page) -> tuple[float, float, float]:
@@ -109,20 +111,34 @@ def extraction_report(pages: list[Page]) -> None:
     for name, fn in EXTRACTORS.items():
         outs = [fn(pg.html) for pg in pages]
         scores = [score(o, pg) for o, pg in zip(outs, pages)]
-        per_tpl = {t: statistics.median(s[2] for s, pg in zip(scores, pages) if pg.template == t)
-                   for t in sorted({pg.template for pg in pages})}
+        per_tpl = {
+            t: statistics.median(s[2] for s, pg in zip(scores, pages) if pg.template == t)
+            for t in sorted({pg.template for pg in pages})
+        }
         f1s = sorted(s[2] for s in scores)
-        rows.append((name, *(statistics.median(s[k] for s in scores) for k in range(3)),
-                     f1s[len(f1s) // 10], sum(not o.strip() for o in outs),
-                     len(pages) / statistics.median(times[name]), per_tpl))
+        rows.append(
+            (
+                name,
+                *(statistics.median(s[k] for s in scores) for k in range(3)),
+                f1s[len(f1s) // 10],
+                sum(not o.strip() for o in outs),
+                len(pages) / statistics.median(times[name]),
+                per_tpl,
+            )
+        )
     base = rows[-1][6]
-    print(f"\nextraction over {len(pages)} pages "
-          "(median P/R/F1, 10th-percentile F1, empty outputs)")
-    print(f"{'extractor':42s} {'P':>6s} {'R':>6s} {'F1':>6s} {'F1p10':>6s} {'empty':>5s} "
-          f"{'pages/s':>8s} {'x base':>7s}")
+    print(
+        f"\nextraction over {len(pages)} pages (median P/R/F1, 10th-percentile F1, empty outputs)"
+    )
+    print(
+        f"{'extractor':42s} {'P':>6s} {'R':>6s} {'F1':>6s} {'F1p10':>6s} {'empty':>5s} "
+        f"{'pages/s':>8s} {'x base':>7s}"
+    )
     for name, p, r, f, f10, empty, speed, _ in rows:
-        print(f"{name:42s} {p:6.3f} {r:6.3f} {f:6.3f} {f10:6.3f} {empty:5d} {speed:8.1f} "
-              f"{speed / base:7.2f}")
+        print(
+            f"{name:42s} {p:6.3f} {r:6.3f} {f:6.3f} {f10:6.3f} {empty:5d} {speed:8.1f} "
+            f"{speed / base:7.2f}"
+        )
     print("\nmedian F1 per template")
     tpls = list(rows[0][7])
     print(f"{'extractor':42s} " + " ".join(f"{t:>7s}" for t in tpls))
@@ -134,8 +150,10 @@ def main() -> None:
     per_source = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     pages = build(per_source)
     sizes = sorted(len(p.body) for p in pages)
-    print(f"{len(pages)} pages, median {sizes[len(sizes) // 2] / 1024:.1f} kB; "
-          f"templates {dict(Counter(p.template for p in pages))}")
+    print(
+        f"{len(pages)} pages, median {sizes[len(sizes) // 2] / 1024:.1f} kB; "
+        f"templates {dict(Counter(p.template for p in pages))}"
+    )
     decoding_report(pages)
     extraction_report(pages)
 

@@ -42,7 +42,7 @@ def load() -> list[tuple[str, str]]:
 def run(stage: LangId, texts: list[str], batch: int = 1000) -> list[Doc]:
     docs = [Doc(id=str(i), text=t) for i, t in enumerate(texts)]
     for i in range(0, len(docs), batch):
-        stage.process(docs[i:i + batch])
+        stage.process(docs[i : i + batch])
     return docs
 
 
@@ -79,8 +79,11 @@ def main() -> None:
         run(stage, texts)
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    print(f"langid, 1 process: median {med:.2f} s, {len(texts) / med:,.0f} records/s (runs: "
-          + ", ".join(f"{t:.2f}" for t in times) + ")")
+    print(
+        f"langid, 1 process: median {med:.2f} s, {len(texts) / med:,.0f} records/s (runs: "
+        + ", ".join(f"{t:.2f}" for t in times)
+        + ")"
+    )
 
 
 if __name__ == "__main__":

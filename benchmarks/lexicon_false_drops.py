@@ -26,8 +26,13 @@ from filters.lexicon import Lexicon, flagged_hits, flagged_set, stopwords, words
 from filters.normalize import Normalize  # noqa: E402
 from pipeline.record import Doc  # noqa: E402
 
-CLEAN = ["wiki_zh_cmrc2018_paragraphs", "wiki_zh_tw_drcd_paragraphs", "sogoucs_smarty_sample",
-         "clue_corpus_small_sample", "news_commentary_en_zh"]
+CLEAN = [
+    "wiki_zh_cmrc2018_paragraphs",
+    "wiki_zh_tw_drcd_paragraphs",
+    "sogoucs_smarty_sample",
+    "clue_corpus_small_sample",
+    "news_commentary_en_zh",
+]
 USER_TEXT = ["weibo_smp2020_ewect", "reviews_douban_book"]
 SPAM_FILE = "chinesewebtext_cc_raw"
 SPAM_IDS = {f"cwt-cc-{i}" for i in (0, 16, 19, 23, 32, 34, 35, 46, 69, 72, 93, 99)}
@@ -75,8 +80,10 @@ def main() -> None:
     spam = [r for r in sets[SPAM_FILE] if r[0] in SPAM_IDS]
     other = [r for r in sets[SPAM_FILE] if r[0] not in SPAM_IDS]
     d = lex
-    print(f"defaults: min_stopword_ratio={d.min_stopword_ratio} min_tokens={d.min_tokens} "
-          f"max_flagged_ratio={d.max_flagged_ratio} min_flagged_hits={d.min_flagged_hits}")
+    print(
+        f"defaults: min_stopword_ratio={d.min_stopword_ratio} min_tokens={d.min_tokens} "
+        f"max_flagged_ratio={d.max_flagged_ratio} min_flagged_hits={d.min_flagged_hits}"
+    )
     print("\n== low_stopword_ratio: % dropped (min_tokens fixed) ==")
     grid = [0.05, 0.08, 0.10, 0.12, 0.15]  # the rule drops docs below the value
     print(f"{'set':34} {'docs':>6} " + " ".join(f"<{g:<6}" for g in grid))
@@ -91,8 +98,13 @@ def main() -> None:
         print(f"{name:34} {len(rows):6d} {cells}")
     print("\n== defaults, both rules ==")
     for name, rows in [*sets.items(), ("CC spam pages", spam), ("CC other pages", other)]:
-        both = pct(rows, lambda r: flag_drop(r, d.min_flagged_hits, d.max_flagged_ratio)
-                   or stop_drop(r, d.min_stopword_ratio, d.min_tokens))
+        both = pct(
+            rows,
+            lambda r: (
+                flag_drop(r, d.min_flagged_hits, d.max_flagged_ratio)
+                or stop_drop(r, d.min_stopword_ratio, d.min_tokens)
+            ),
+        )
         print(f"{name:34} {len(rows):6d} dropped {both}")
 
 

@@ -41,22 +41,25 @@ K, N, SEED = 256, 5, 42
 
 
 def shingle_strings(texts: list[str]) -> list[list[str]]:
-    return [[t[i:i + N] for i in range(max(len(t) - N + 1, 1))] for t in texts]
+    return [[t[i : i + N] for i in range(max(len(t) - N + 1, 1))] for t in texts]
 
 
 def datasketch_bulk(texts: list[str], seed: int = SEED) -> np.ndarray:
     from datasketch import MinHash
+
     sh = [[s.encode() for s in doc] for doc in shingle_strings(texts)]
     return np.array([m.hashvalues for m in MinHash.bulk(sh, num_perm=K, seed=seed)], np.uint32)
 
 
 def rensa_tokens(texts: list[str], seed: int = SEED) -> np.ndarray:
     from rensa import RMinHash
+
     return np.array(RMinHash.digests_from_token_sets(shingle_strings(texts), K, seed), np.uint32)
 
 
 def rensa_matrix(texts: list[str], seed: int = SEED) -> np.ndarray:
     from rensa import RMinHash
+
     h, off = ngram_hashes(*char_tokens(texts), N)
     m = RMinHash.digest_matrix_from_flat_token_hashes(h, off.astype(np.uint64), K, seed)
     return np.array(m.to_rows(), np.uint32)
@@ -77,8 +80,11 @@ def numpy_vectorized(texts: list[str], seed: int = SEED) -> np.ndarray:
 
 
 IMPLS: dict[str, Callable[[list[str], int], np.ndarray]] = {
-    "datasketch": datasketch_bulk, "rensa": rensa_tokens, "rensa+np": rensa_matrix,
-    "numpy+xxh": numpy_xxhash, "numpy": numpy_vectorized,
+    "datasketch": datasketch_bulk,
+    "rensa": rensa_tokens,
+    "rensa+np": rensa_matrix,
+    "numpy+xxh": numpy_xxhash,
+    "numpy": numpy_vectorized,
 }
 
 
@@ -92,8 +98,10 @@ def main() -> None:
         with path.open("rb") as fh:
             texts += [t for t in (orjson.loads(line)["text"] for line in fh) if isinstance(t, str)]
     texts = [normalize(t) for t in texts]
-    print(f"{len(texts)} docs, {sum(map(len, texts)) / 1e6:.2f} M chars; {K} permutations, "
-          f"char {N}-grams; median of {args.reps} runs")
+    print(
+        f"{len(texts)} docs, {sum(map(len, texts)) / 1e6:.2f} M chars; {K} permutations, "
+        f"char {N}-grams; median of {args.reps} runs"
+    )
     base = None
     for name, fn in IMPLS.items():
         times = []
@@ -109,17 +117,21 @@ def main() -> None:
     j = np.array([p.j for p in pairs])
     flat = [normalize(t) for p in pairs for t in (p.x, p.y)]
     ideal = np.sqrt(np.mean(j * (1 - j) / K))
-    print(f"\nJaccard estimate vs exact on {len(pairs)} edited pairs (J mean {j.mean():.2f}); "
-          f"ideal MinHash RMSE {ideal:.4f}")
+    print(
+        f"\nJaccard estimate vs exact on {len(pairs)} edited pairs (J mean {j.mean():.2f}); "
+        f"ideal MinHash RMSE {ideal:.4f}"
+    )
     for name, fn in IMPLS.items():
         bias, rmse = [], []
         for seed in range(1, 6):
             sig = fn(flat, seed)
             err = (sig[0::2] == sig[1::2]).mean(axis=1) - j
             bias.append(abs(err.mean()))
-            rmse.append(np.sqrt((err ** 2).mean()))
-        print(f"  {name:11s} |bias| {statistics.median(bias):.4f}  "
-              f"RMSE {statistics.median(rmse):.4f}  ({rmse_ratio(rmse, ideal):.2f}x ideal)")
+            rmse.append(np.sqrt((err**2).mean()))
+        print(
+            f"  {name:11s} |bias| {statistics.median(bias):.4f}  "
+            f"RMSE {statistics.median(rmse):.4f}  ({rmse_ratio(rmse, ideal):.2f}x ideal)"
+        )
 
 
 def rmse_ratio(rmse: list[float], ideal: float) -> float:

@@ -77,8 +77,9 @@ def scaled_copy(files: list[str], k: int, out: Path) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "data" / "web"))
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--stages", type=int, default=3, help="number of no-op stages")
@@ -101,35 +102,45 @@ def main() -> None:
                 times.setdefault((size, "bare"), []).append(t)
                 mem.setdefault((size, "bare"), []).append(m)
                 for workers in (1, 2):
-                    cfg.write_text(yaml.safe_dump({
-                        "name": "bench", "input": {"paths": files},
-                        "output": {"dir": str(Path(tmp) / f"pipe{rep}{size}w{workers}")},
-                        "executor": {"workers": workers},
-                        "stages": [{"type": "noop"}] * args.stages}))
-                    t, m = timed([sys.executable, "run.py", "run", str(cfg), "--progress",
-                                  "never"])
+                    cfg.write_text(
+                        yaml.safe_dump(
+                            {
+                                "name": "bench",
+                                "input": {"paths": files},
+                                "output": {"dir": str(Path(tmp) / f"pipe{rep}{size}w{workers}")},
+                                "executor": {"workers": workers},
+                                "stages": [{"type": "noop"}] * args.stages,
+                            }
+                        )
+                    )
+                    t, m = timed([sys.executable, "run.py", "run", str(cfg), "--progress", "never"])
                     times.setdefault((size, f"w{workers}"), []).append(t)
                     mem.setdefault((size, f"w{workers}"), []).append(m)
     med = {k: statistics.median(v) for k, v in times.items()}
-    labels = {"bare": "bare loop (parse JSONL + write parquet)",
-              "w1": f"pipeline, {args.stages} no-op stages, 1 worker",
-              "w2": f"pipeline, {args.stages} no-op stages, 2 workers"}
+    labels = {
+        "bare": "bare loop (parse JSONL + write parquet)",
+        "w1": f"pipeline, {args.stages} no-op stages, 1 worker",
+        "w2": f"pipeline, {args.stages} no-op stages, 2 workers",
+    }
     print(f"{len(base)} files; {args.reps} reps interleaved, medians")
-    print(f"{'input':<7}{'':<40}{'seconds':>9}{'records/s':>12}{'peak RSS MiB':>14}"
-          f"{'ratio':>8}")
+    print(f"{'input':<7}{'':<40}{'seconds':>9}{'records/s':>12}{'peak RSS MiB':>14}{'ratio':>8}")
     for size in inputs:
         for key, label in labels.items():
             t = med[size, key]
-            print(f"{size + ' ' + format(records[size], ','):<14}{label:<40}{t:>9.2f}"
-                  f"{records[size] / t:>12,.0f}{statistics.median(mem[size, key]):>14}"
-                  f"{t / med[size, 'bare']:>7.2f}x")
+            print(
+                f"{size + ' ' + format(records[size], ','):<14}{label:<40}{t:>9.2f}"
+                f"{records[size] / t:>12,.0f}{statistics.median(mem[size, key]):>14}"
+                f"{t / med[size, 'bare']:>7.2f}x"
+            )
     if len(inputs) == 2:
         big = f"{args.scale}x"
         for key in ("w1", "w2"):
             marginal = (med[big, key] - med["1x", key]) / (med[big, "bare"] - med["1x", "bare"])
             fixed = med["1x", key] - med["1x", "bare"] * marginal
-            print(f"marginal (per-record) ratio, {labels[key]}: {marginal:.2f}x; "
-                  f"fixed start-up cost beyond the bare loop's: {fixed:.2f} s")
+            print(
+                f"marginal (per-record) ratio, {labels[key]}: {marginal:.2f}x; "
+                f"fixed start-up cost beyond the bare loop's: {fixed:.2f} s"
+            )
     print("peak RSS: the main process (workers are separate processes at 2 workers)")
     print("target: pipeline / bare <= 1.5x")
 

@@ -50,12 +50,14 @@ def main() -> None:
         for mode in ("chars", "words", "words+chars"):
             t0 = time.perf_counter()
             m = train_quality([DEFAULT_DATA], Path(tmp) / f"{mode}.bin", tokenize_mode=mode)
-            print(f"   {mode:12s} P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f} "
-                  f"AUC {m['auc']:.4f}  ({time.perf_counter() - t0:.1f} s incl. segmentation)")
+            print(
+                f"   {mode:12s} P {m['precision']:.4f} R {m['recall']:.4f} F1 {m['f1']:.4f} "
+                f"AUC {m['auc']:.4f}  ({time.perf_counter() - t0:.1f} s incl. segmentation)"
+            )
 
     rows = read_labelled([DEFAULT_DATA])
     random.Random(0).shuffle(rows)  # the same split as train_quality
-    valid = rows[:int(len(rows) * 0.2)]
+    valid = rows[: int(len(rows) * 0.2)]
     lens, ys = [len(t) for t, _ in valid], [y for _, y in valid]
     best = 0.0
     for thr in sorted(set(lens)):
@@ -65,23 +67,29 @@ def main() -> None:
             if tp:
                 prec, rec = tp / sum(pred), tp / sum(ys)
                 best = max(best, 2 * prec * rec / (prec + rec))
-    print(f"2. length-only baseline: AUC {auc([float(n) for n in lens], ys):.3f}, best F1 "
-          f"{best:.3f} (predicting all 'high': {2 * sum(ys) / (sum(ys) + len(ys)):.3f})")
+    print(
+        f"2. length-only baseline: AUC {auc([float(n) for n in lens], ys):.3f}, best F1 "
+        f"{best:.3f} (predicting all 'high': {2 * sum(ys) / (sum(ys) + len(ys)):.3f})"
+    )
 
     stage = Quality()
     stage.setup()
     print(f"3. default model ({stage.min_score=}) on sources it never saw")
     for name in ("wiki_zh_cmrc2018_paragraphs", "reviews_waimai_10k", "chinesewebtext_cc_raw"):
         s = scores(stage, [r["text"] for r in read(name)])
-        print(f"   {name:30s} n={len(s):6d} mean {sum(s) / len(s):.3f}  >=0.5 "
-              f"{sum(x >= 0.5 for x in s) / len(s):6.1%}  >=min_score "
-              f"{sum(x >= stage.min_score for x in s) / len(s):6.1%}")
+        print(
+            f"   {name:30s} n={len(s):6d} mean {sum(s) / len(s):.3f}  >=0.5 "
+            f"{sum(x >= 0.5 for x in s) / len(s):6.1%}  >=min_score "
+            f"{sum(x >= stage.min_score for x in s) / len(s):6.1%}"
+        )
     lab = read("chinesewebtext_quality_labeled")
     s = scores(stage, [r["text"] for r in lab])
     y = [int(r["meta"]["quality_label"] == "clean") for r in lab]
-    print(f"   chinesewebtext clean/dirty (n={len(y)}): AUC {auc(s, y):.3f}, mean clean "
-          f"{sum(a for a, b in zip(s, y) if b) / sum(y):.3f}, dirty "
-          f"{sum(a for a, b in zip(s, y) if not b) / (len(y) - sum(y)):.3f}")
+    print(
+        f"   chinesewebtext clean/dirty (n={len(y)}): AUC {auc(s, y):.3f}, mean clean "
+        f"{sum(a for a, b in zip(s, y) if b) / sum(y):.3f}, dirty "
+        f"{sum(a for a, b in zip(s, y) if not b) / (len(y) - sum(y)):.3f}"
+    )
 
     print("4. after default heuristics: kept by quality at min_score / at 0.5")
     heur = Heuristics()
@@ -93,8 +101,10 @@ def main() -> None:
             continue
         s = scores(stage, survivors)
         counts = collections.Counter(x >= stage.min_score for x in s)
-        print(f"   {path.stem:30s} {len(s):5d} after heuristics: kept "
-              f"{counts[True] / len(s):6.1%}, at 0.5 {sum(x >= 0.5 for x in s) / len(s):6.1%}")
+        print(
+            f"   {path.stem:30s} {len(s):5d} after heuristics: kept "
+            f"{counts[True] / len(s):6.1%}, at 0.5 {sum(x >= 0.5 for x in s) / len(s):6.1%}"
+        )
 
 
 if __name__ == "__main__":

@@ -66,8 +66,13 @@ class Chain:
                     done.append(d)
             docs = [d for d in out if d.error is None and d.reason is None]
         done.extend(docs)
-        return pa.table({"id": [d.id for d in done], "text": [d.text for d in done],
-                         "reason": pa.array([d.reason for d in done], pa.string())})
+        return pa.table(
+            {
+                "id": [d.id for d in done],
+                "text": [d.text for d in done],
+                "reason": pa.array([d.reason for d in done], pa.string()),
+            }
+        )
 
 
 class PeakMem(threading.Thread):
@@ -107,41 +112,59 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zhc_ray_bench")
     args = ap.parse_args()
     files = build_corpus(args.records, args.work)
-    config = resolve(REPO / "configs" / "curation.yaml",
-                     [f"input.paths=[{files[0].parent / 'part-*.jsonl'}]"])
+    config = resolve(
+        REPO / "configs" / "curation.yaml", [f"input.paths=[{files[0].parent / 'part-*.jsonl'}]"]
+    )
     params = [p for p in config["stages"] if STAGES[p["type"]].kind == "map"]
     root = Path(tempfile.mkdtemp(dir=args.work, prefix="engines-"))
     shards = []
     for task in make_tasks([str(f) for f in files], config["input"], root):
         marker = run_ingest(task)
-        shards += [Path(task.out_dir) / task.fingerprint / f"{s['id']}.arrow"
-                   for s in marker["shards"]]
+        shards += [
+            Path(task.out_dir) / task.fingerprint / f"{s['id']}.arrow" for s in marker["shards"]
+        ]
     (root / "pq").mkdir()
     for i, path in enumerate(shards):
         with pa.memory_map(str(path)) as src:
             pq.write_table(pa.ipc.open_file(src).read_all(), root / "pq" / f"{i:05d}.parquet")
-    print(f"{args.records:,} records in {len(shards)} shards; map stages: "
-          f"{', '.join(p['type'] for p in params)}", flush=True)
+    print(
+        f"{args.records:,} records in {len(shards)} shards; map stages: "
+        f"{', '.join(p['type'] for p in params)}",
+        flush=True,
+    )
 
-    ray.init(address="local", num_cpus=2, object_store_memory=512 * 2**20, include_dashboard=False,
-             logging_level="WARNING")
+    ray.init(
+        address="local",
+        num_cpus=2,
+        object_store_memory=512 * 2**20,
+        include_dashboard=False,
+        logging_level="WARNING",
+    )
     ray.data.DataContext.get_current().enable_progress_bars = False
     ex = RayExecutor({"type": "ray", "workers": None})
 
     def tasks(rep: int) -> int:
         out = root / f"tasks{rep}"
-        steps = tuple(StageStep(p, p["type"], f"{p['type']}-{rep}", str(out / p["type"]))
-                      for p in params)
+        steps = tuple(
+            StageStep(p, p["type"], f"{p['type']}-{rep}", str(out / p["type"])) for p in params
+        )
         todo = [SegmentTask(s.stem, i, "bench", str(s), steps) for i, s in enumerate(shards)]
         return sum(r[-1]["out"] for r in ex.map(run_segment, todo))
 
     def data(rep: int) -> int:
         out = root / f"data{rep}"
-        (ray.data.read_parquet(str(root / "pq"))
-         .map_batches(Chain, fn_constructor_args=(params,), batch_size=config["input"]
-                      ["shard_size"], batch_format="pyarrow",
-                      compute=ray.data.ActorPoolStrategy(size=2), num_cpus=ACTOR_CPUS)
-         .write_parquet(str(out)))
+        (
+            ray.data.read_parquet(str(root / "pq"))
+            .map_batches(
+                Chain,
+                fn_constructor_args=(params,),
+                batch_size=config["input"]["shard_size"],
+                batch_format="pyarrow",
+                compute=ray.data.ActorPoolStrategy(size=2),
+                num_cpus=ACTOR_CPUS,
+            )
+            .write_parquet(str(out))
+        )
         return pq.read_table(out, columns=["reason"])["reason"].null_count
 
     runs: dict[str, list[tuple[float, float, int]]] = {"tasks": [], "data": []}
@@ -149,17 +172,24 @@ def main() -> None:
         for name, fn in (("tasks", tasks), ("data", data)):
             runs[name].append(timed(lambda: fn(rep)))  # noqa: B023 - called at once
             wall, peak, kept = runs[name][-1]
-            print(f"  {name:5} rep {rep}: {wall:6.1f} s  {args.records / wall:8,.0f} rec/s  "
-                  f"peak PSS {peak:6.0f} MB  kept {kept:,}", flush=True)
+            print(
+                f"  {name:5} rep {rep}: {wall:6.1f} s  {args.records / wall:8,.0f} rec/s  "
+                f"peak PSS {peak:6.0f} MB  kept {kept:,}",
+                flush=True,
+            )
             shutil.rmtree(root / f"{name}{rep}", ignore_errors=True)
     ex.close()
     ray.shutdown()
     print(f"\n== map stages on Ray, {args.records:,} records, medians of {args.reps}")
-    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
-           for k, v in runs.items()}
+    med = {
+        k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+        for k, v in runs.items()
+    }
     for name, (wall, peak) in med.items():
-        print(f"  {name:5} {args.records / wall:8,.0f} rec/s  wall {wall:6.1f} s  "
-              f"peak PSS {peak:6.0f} MB")
+        print(
+            f"  {name:5} {args.records / wall:8,.0f} rec/s  wall {wall:6.1f} s  "
+            f"peak PSS {peak:6.0f} MB"
+        )
     print(f"  tasks / data throughput: {med['data'][0] / med['tasks'][0]:.2f}")
     shutil.rmtree(root, ignore_errors=True)
 

@@ -72,7 +72,7 @@ def _tree(root: int) -> list[int]:
     for d in Path("/proc").iterdir():
         try:
             st = (d / "stat").read_bytes()
-            kids.setdefault(int(st[st.rfind(b")") + 2:].split()[1]), []).append(int(d.name))
+            kids.setdefault(int(st[st.rfind(b")") + 2 :].split()[1]), []).append(int(d.name))
         except (OSError, ValueError):
             continue
     out, stack = [], [root]
@@ -103,12 +103,14 @@ def stage_input_mb(work: Path, manifest: dict) -> list[float]:
     from pipeline.shard_tables import load_output
 
     def text_mb(paths: list[Path]) -> float:
-        return sum(pc.sum(pc.binary_length(load_output(p)["text"])).as_py() or 0
-                   for p in paths) / 1e6
+        return (
+            sum(pc.sum(pc.binary_length(load_output(p)["text"])).as_py() or 0 for p in paths) / 1e6
+        )
 
     def outputs(d: Path) -> list[Path]:  # kept shards only, not .rejected / .quarantine
-        return sorted(p for p in d.glob("[0-9a-f]" * 16 + "-[0-9]*.arrow")
-                      if p.name.count(".") == 1)
+        return sorted(
+            p for p in d.glob("[0-9a-f]" * 16 + "-[0-9]*.arrow") if p.name.count(".") == 1
+        )
 
     sizes = [text_mb([p for d in work.glob("ingest/*") for p in outputs(d)])]
     for s in manifest["stages"][:-1]:
@@ -117,14 +119,28 @@ def stage_input_mb(work: Path, manifest: dict) -> list[float]:
     return sizes
 
 
-def run_once(executor: str, files: list[Path], out: Path, timeout: float,
-             measure_bytes: bool = False) -> dict:
+def run_once(
+    executor: str, files: list[Path], out: Path, timeout: float, measure_bytes: bool = False
+) -> dict:
     """One CLI run under a process-tree memory sampler."""
-    ex = (["--set", "executor.type=local", "--set", "executor.workers=2"] if executor == "local"
-          else ["--set", "executor.type=ray", "--set", "executor.num_cpus=2"])
-    cmd = [sys.executable, str(REPO / "run.py"), "run", str(REPO / "configs" / "curation.yaml"),
-           "--set", f"input.paths=[{files[0].parent / 'part-*.jsonl'}]",
-           "--set", f"output.dir={out}", "--progress", "never", *ex]
+    ex = (
+        ["--set", "executor.type=local", "--set", "executor.workers=2"]
+        if executor == "local"
+        else ["--set", "executor.type=ray", "--set", "executor.num_cpus=2"]
+    )
+    cmd = [
+        sys.executable,
+        str(REPO / "run.py"),
+        "run",
+        str(REPO / "configs" / "curation.yaml"),
+        "--set",
+        f"input.paths=[{files[0].parent / 'part-*.jsonl'}]",
+        "--set",
+        f"output.dir={out}",
+        "--progress",
+        "never",
+        *ex,
+    ]
     started, started_epoch = time.perf_counter(), time.time()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = 0
@@ -151,10 +167,15 @@ def run_once(executor: str, files: list[Path], out: Path, timeout: float,
         stages.append((s["name"], s["in"], s["seconds"], s.get("phase_seconds", {})))
     sizes = stage_input_mb(work, manifest) if measure_bytes else [0.0] * len(stages)
     stages = [(*st, mb) for st, mb in zip(stages, sizes)]
-    return {"wall": wall, "records": manifest["counts"]["input"], "pss_mb": peak_pss / 1024,
-            "rss_mb": peak_rss / 1024, "stages": stages,
-            "tail_s": (version / "manifest.json").stat().st_mtime - last_marker,
-            "ingest_s": ingest_s}
+    return {
+        "wall": wall,
+        "records": manifest["counts"]["input"],
+        "pss_mb": peak_pss / 1024,
+        "rss_mb": peak_rss / 1024,
+        "stages": stages,
+        "tail_s": (version / "manifest.json").stat().st_mtime - last_marker,
+        "ingest_s": ingest_s,
+    }
 
 
 def main() -> None:
@@ -163,8 +184,7 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3, help="runs per executor below 500k records")
     ap.add_argument("--reps-large", type=int, default=1, help="runs per executor from 500k")
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
-    ap.add_argument("--executors", nargs="+", default=["local", "ray"],
-                    choices=["local", "ray"])
+    ap.add_argument("--executors", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zhc_ray_bench")
     args = ap.parse_args()
     for n in args.sizes:
@@ -179,35 +199,52 @@ def main() -> None:
                     print(f"{n:>9,} {ex:5} rep {rep}: timed out after {args.timeout:.0f} s")
                     continue
                 runs[ex].append(r)
-                print(f"{n:>9,} {ex:5} rep {rep}: {r['wall']:7.1f} s  "
-                      f"{r['records'] / r['wall']:7,.0f} rec/s  PSS {r['pss_mb']:6.0f} MB  "
-                      f"RSS {r['rss_mb']:6.0f} MB  ingest {r['ingest_s']:5.1f} s  "
-                      f"tail {r['tail_s']:5.1f} s", flush=True)
+                print(
+                    f"{n:>9,} {ex:5} rep {rep}: {r['wall']:7.1f} s  "
+                    f"{r['records'] / r['wall']:7,.0f} rec/s  PSS {r['pss_mb']:6.0f} MB  "
+                    f"RSS {r['rss_mb']:6.0f} MB  ingest {r['ingest_s']:5.1f} s  "
+                    f"tail {r['tail_s']:5.1f} s",
+                    flush=True,
+                )
         report(n, runs)
 
 
 def report(n: int, runs: dict[str, list[dict]]) -> None:
-    med = {ex: {k: statistics.median(r[k] for r in rs) for k in ("wall", "pss_mb", "rss_mb",
-                                                                 "tail_s", "ingest_s")}
-           for ex, rs in runs.items() if rs}
+    med = {
+        ex: {
+            k: statistics.median(r[k] for r in rs)
+            for k in ("wall", "pss_mb", "rss_mb", "tail_s", "ingest_s")
+        }
+        for ex, rs in runs.items()
+        if rs
+    }
     print(f"\n== {n:,} records, medians of {len(runs['local'])} local / {len(runs['ray'])} ray")
     for ex, m in med.items():
-        print(f"  {ex:5} {n / m['wall']:8,.0f} rec/s  wall {m['wall']:7.1f} s  peak PSS "
-              f"{m['pss_mb']:6.0f} MB  RSS {m['rss_mb']:6.0f} MB  ingest {m['ingest_s']:.1f} s  "
-              f"tail {m['tail_s']:.1f} s")
+        print(
+            f"  {ex:5} {n / m['wall']:8,.0f} rec/s  wall {m['wall']:7.1f} s  peak PSS "
+            f"{m['pss_mb']:6.0f} MB  RSS {m['rss_mb']:6.0f} MB  ingest {m['ingest_s']:.1f} s  "
+            f"tail {m['tail_s']:.1f} s"
+        )
     if len(med) == 2:
         print(f"  ray / local throughput: {med['local']['wall'] / med['ray']['wall']:.2f}")
-    print("  per-core throughput by stage (local runs; worker seconds, for a global stage all its"
-          " phases; MB = UTF-8 text entering the stage; finalize = the one serial task):")
-    for i, (name, n_in, _, phases, mb) in enumerate(runs["local"][0]["stages"]
-                                                    if runs["local"] else []):
+    print(
+        "  per-core throughput by stage (local runs; worker seconds, for a global stage all its"
+        " phases; MB = UTF-8 text entering the stage; finalize = the one serial task):"
+    )
+    for i, (name, n_in, _, phases, mb) in enumerate(
+        runs["local"][0]["stages"] if runs["local"] else []
+    ):
         sec = statistics.median(r["stages"][i][2] for r in runs["local"])
         split = "  ".join(
             f"{k} {statistics.median(r['stages'][i][3][k] for r in runs['local']):.2f}"
-            for k in ("scan", "reduce", "finalize", "apply") if k in phases)
-        print(f"    {name:14} in {n_in:>9,} rec {mb:8.1f} MB  {sec:8.1f} s  "
-              f"{n_in / max(sec, 1e-9):9,.0f} rec/s/core  {mb / max(sec, 1e-9):6.2f} MB/s/core"
-              f"{'  (' + split + ' s)' if split else ''}")
+            for k in ("scan", "reduce", "finalize", "apply")
+            if k in phases
+        )
+        print(
+            f"    {name:14} in {n_in:>9,} rec {mb:8.1f} MB  {sec:8.1f} s  "
+            f"{n_in / max(sec, 1e-9):9,.0f} rec/s/core  {mb / max(sec, 1e-9):6.2f} MB/s/core"
+            f"{'  (' + split + ' s)' if split else ''}"
+        )
 
 
 if __name__ == "__main__":

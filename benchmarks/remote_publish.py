@@ -29,10 +29,17 @@ def moto_server() -> tuple[subprocess.Popen, dict[str, str]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
     for _ in range(150):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -44,16 +51,18 @@ def moto_server() -> tuple[subprocess.Popen, dict[str, str]]:
 
 def timed(cmd: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     if proc.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
     return time.perf_counter() - start
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "data" / "web"))
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
@@ -69,23 +78,49 @@ def main() -> None:
         times: dict[str, list[float]] = {"local": [], "file": [], "s3": []}
         with tempfile.TemporaryDirectory() as tmp:
             cfg = Path(tmp) / "bench.yaml"
-            cfg.write_text(yaml.safe_dump({
-                "name": "bench", "input": {"paths": files}, "executor": {"workers": args.workers},
-                "stages": [{"type": "noop"}] * 3}))
+            cfg.write_text(
+                yaml.safe_dump(
+                    {
+                        "name": "bench",
+                        "input": {"paths": files},
+                        "executor": {"workers": args.workers},
+                        "stages": [{"type": "noop"}] * 3,
+                    }
+                )
+            )
             for rep in range(args.reps):
-                outs = {"local": f"{tmp}/local{rep}", "file": f"file://{tmp}/file{rep}",
-                        "s3": f"s3://bench/r{rep}"}
+                outs = {
+                    "local": f"{tmp}/local{rep}",
+                    "file": f"file://{tmp}/file{rep}",
+                    "s3": f"s3://bench/r{rep}",
+                }
                 for kind, out in outs.items():
-                    times[kind].append(timed(
-                        [sys.executable, "run.py", "run", str(cfg), "--progress", "never",
-                         "--set", f"output.dir={out}", "--set",
-                         f"output.work_dir={tmp}/work-{kind}{rep}"], env))
+                    times[kind].append(
+                        timed(
+                            [
+                                sys.executable,
+                                "run.py",
+                                "run",
+                                str(cfg),
+                                "--progress",
+                                "never",
+                                "--set",
+                                f"output.dir={out}",
+                                "--set",
+                                f"output.work_dir={tmp}/work-{kind}{rep}",
+                            ],
+                            env,
+                        )
+                    )
     finally:
         server.kill()
     print(f"{len(files)} files, {args.workers} workers, {args.reps} reps interleaved, medians")
     base = statistics.median(times["local"])
-    for kind, label in (("local", "local folder (rename)"), ("file", "file:// URL (upload)"),
-                        ("s3", "s3:// on moto, 127.0.0.1")):
+    for kind, label in (
+        ("local", "local folder (rename)"),
+        ("file", "file:// URL (upload)"),
+        ("s3", "s3:// on moto, 127.0.0.1"),
+    ):
         med = statistics.median(times[kind])
         ratio = statistics.median(t / b for t, b in zip(times[kind], times["local"]))
         print(f"{label:<28}{med:>8.2f} s{ratio:>8.2f}x")

@@ -38,8 +38,9 @@ from bench_common import (  # noqa: E402
 )
 
 
-def build_sets(data: Path, work: Path, sizes: list[int], copies: int, seed: int = 1234
-               ) -> dict[int, Path]:
+def build_sets(
+    data: Path, work: Path, sizes: list[int], copies: int, seed: int = 1234
+) -> dict[int, Path]:
     """``work/scale_<N>.jsonl`` for every size (built once; existing files are reused)."""
     paths = {n: work / f"scale_{n}.jsonl" for n in sizes}
     if all(p.exists() and count_lines(p) == n for n, p in paths.items()):
@@ -71,8 +72,9 @@ def build_sets(data: Path, work: Path, sizes: list[int], copies: int, seed: int 
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
     ap.add_argument("--peers", type=Path, default=DEFAULT_PEERS)
@@ -81,8 +83,9 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--shard-size", type=int, default=10000)
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--max-reps-size", type=int, default=100000,
-                    help="sizes above this run once per invocation")
+    ap.add_argument(
+        "--max-reps-size", type=int, default=100000, help="sizes above this run once per invocation"
+    )
     ap.add_argument("--results", type=Path, help="JSON lines (default WORK/scale.jsonl)")
     ap.add_argument("--summarize", type=Path, help="only print the table of a results file")
     a = ap.parse_args()
@@ -100,38 +103,53 @@ def main() -> None:
             if rep > 1 and n > a.max_reps_size:
                 continue
             log = a.work / "logs" / f"scale_{n}_w{a.workers}_r{rep}.log"
-            res = run_zhcurate(config, paths[n], a.workers, a.work / "scratch" / "zc_scale",
-                               a.peers, log, a.shard_size)
+            res = run_zhcurate(
+                config,
+                paths[n],
+                a.workers,
+                a.work / "scratch" / "zc_scale",
+                a.peers,
+                log,
+                a.shard_size,
+            )
             row = {"records": n, "workers": a.workers, "rep": rep, "ts": now(), **res}
             rows.append(row)
             with open(results, "a") as fh:
                 fh.write(json.dumps(row) + "\n")
-            print(f"rep {rep} {n:>9,} records: wall {res.get('wall_s')} s, cpu {res.get('cpu_s')}"
-                  f" s, peak RSS {res.get('rss_mib')} MiB, load {res['load_before']:.1f}",
-                  flush=True)
+            print(
+                f"rep {rep} {n:>9,} records: wall {res.get('wall_s')} s, cpu {res.get('cpu_s')}"
+                f" s, peak RSS {res.get('rss_mib')} MiB, load {res['load_before']:.1f}",
+                flush=True,
+            )
     summarize(rows)
 
 
 def summarize(rows: list[dict[str, Any]]) -> None:
     ok = [r for r in rows if r.get("rc") == 0 and r.get("wall_s")]
-    print(f"\n{'records':>10}{'procs':>6}{'reps':>5}{'wall s':>9}{'rec/s':>9}{'us/rec':>8}"
-          f"{'vs 1st':>7}{'cpu s':>8}{'cpu us/rec':>11}{'peak RSS MiB':>13}{'kept':>9}{'load1':>7}")
+    print(
+        f"\n{'records':>10}{'procs':>6}{'reps':>5}{'wall s':>9}{'rec/s':>9}{'us/rec':>8}"
+        f"{'vs 1st':>7}{'cpu s':>8}{'cpu us/rec':>11}{'peak RSS MiB':>13}{'kept':>9}{'load1':>7}"
+    )
     base = None
     for n in sorted({r["records"] for r in ok}):
         rs = [r for r in ok if r["records"] == n]
         wall, cpu = median([r["wall_s"] for r in rs]), median([r.get("cpu_s") for r in rs])
         us = wall / n * 1e6
         base = base or us
-        print(f"{n:>10,}{rs[0]['workers']:>6}{len(rs):>5}{wall:>9.1f}{n / wall:>9.0f}{us:>8.1f}"
-              f"{us / base:>7.2f}{cpu:>8.1f}{cpu / n * 1e6:>11.1f}"
-              f"{max(r.get('rss_mib', 0) for r in rs):>13,}{str(rs[0].get('kept')):>9}"
-              f"{median([r['load_before'] for r in rs]):>7.1f}")
+        print(
+            f"{n:>10,}{rs[0]['workers']:>6}{len(rs):>5}{wall:>9.1f}{n / wall:>9.0f}{us:>8.1f}"
+            f"{us / base:>7.2f}{cpu:>8.1f}{cpu / n * 1e6:>11.1f}"
+            f"{max(r.get('rss_mib', 0) for r in rs):>13,}{str(rs[0].get('kept')):>9}"
+            f"{median([r['load_before'] for r in rs]):>7.1f}"
+        )
     print("\nPer stage at each size: records in / worker seconds (median over reps)")
     for n in sorted({r["records"] for r in ok}):
         rs = [r for r in ok if r["records"] == n and r.get("stages")]
         if rs:
-            cells = [f"{k} {v[0] / max(median([r['stages'][k][1] for r in rs]), 1e-9):,.0f}/s"
-                     for k, v in rs[0]["stages"].items()]
+            cells = [
+                f"{k} {v[0] / max(median([r['stages'][k][1] for r in rs]), 1e-9):,.0f}/s"
+                for k, v in rs[0]["stages"].items()
+            ]
             print(f"  {n:>9,}: " + "; ".join(cells))
 
 

@@ -83,9 +83,12 @@ def main() -> None:
     print(f"load: jieba {t_jload:.2f} s, rjieba {t_rload:.2f} s")
     med = {k: statistics.median(v) for k, v in times.items()}
     for name in cuts:
-        print(f"{name:7s} median {med[name]:.2f} s  {len(texts) / med[name]:,.0f} docs/s  "
-              f"{n_chars / med[name] / 1e6:.2f} M chars/s  (runs: "
-              + ", ".join(f"{t:.2f}" for t in times[name]) + ")")
+        print(
+            f"{name:7s} median {med[name]:.2f} s  {len(texts) / med[name]:,.0f} docs/s  "
+            f"{n_chars / med[name] / 1e6:.2f} M chars/s  (runs: "
+            + ", ".join(f"{t:.2f}" for t in times[name])
+            + ")"
+        )
     print(f"speed-up rjieba vs jieba: {med['jieba'] / med['rjieba']:.1f}x")
 
     same_docs = shared = total = cjk_shared = cjk_total = 0
@@ -97,9 +100,11 @@ def main() -> None:
         cjk = {sp for sp, tok in zip(spans_list(a), a) if CJK_RE.search(tok)}
         cjk_shared += len(cjk & sb)
         cjk_total += len(cjk)
-    print(f"doc agreement {same_docs / len(texts):.4%}  token agreement {shared / total:.4%}  "
-          f"CJK-token agreement {cjk_shared / cjk_total:.4%} (jieba tokens with a CJK char "
-          "whose span rjieba also produces)")
+    print(
+        f"doc agreement {same_docs / len(texts):.4%}  token agreement {shared / total:.4%}  "
+        f"CJK-token agreement {cjk_shared / cjk_total:.4%} (jieba tokens with a CJK char "
+        "whose span rjieba also produces)"
+    )
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ def run_stage(texts: list[str], batch: int) -> int:
     stage.setup()
     dropped = 0
     for i in range(0, len(texts), batch):
-        docs = [Doc(id=str(i + j), text=t) for j, t in enumerate(texts[i:i + batch])]
+        docs = [Doc(id=str(i + j), text=t) for j, t in enumerate(texts[i : i + batch])]
         dropped += sum(d.reason is not None for d in stage.process(docs))
     return dropped
 
@@ -67,23 +67,32 @@ def main() -> None:
 
     seg, one, pool = [], [], []
     dropped = 0
-    chunks = [texts[i:i + args.batch] for i in range(0, n, args.batch)]
-    parts = [[t for c in chunks[w::args.workers] for t in c] for w in range(args.workers)]
+    chunks = [texts[i : i + args.batch] for i in range(0, n, args.batch)]
+    parts = [[t for c in chunks[w :: args.workers] for t in c] for w in range(args.workers)]
     with ProcessPoolExecutor(args.workers) as ex:
         list(ex.map(run_stage, [p[:10] for p in parts], [args.batch] * args.workers))  # warm
         for _ in range(args.reps):
             seg.append(timed(lambda: [segment(t) for t in texts])[0])
             t, dropped = timed(run_stage, texts, args.batch)
             one.append(t)
-            pool.append(timed(lambda: list(ex.map(run_stage, parts,
-                                                  [args.batch] * args.workers)))[0])
-    for label, ts in (("segmentation only, 1 process", seg), ("heuristics, 1 process", one),
-                      (f"heuristics, {args.workers} processes", pool)):
+            pool.append(
+                timed(lambda: list(ex.map(run_stage, parts, [args.batch] * args.workers)))[0]
+            )
+    for label, ts in (
+        ("segmentation only, 1 process", seg),
+        ("heuristics, 1 process", one),
+        (f"heuristics, {args.workers} processes", pool),
+    ):
         med = statistics.median(ts)
-        print(f"{label:32s} median {med:.2f} s  {n / med:>9,.0f} records/s  (runs: "
-              + ", ".join(f"{t:.2f}" for t in ts) + ")")
-    print(f"heuristics / segmentation time (1 process): "
-          f"{statistics.median(one) / statistics.median(seg):.2f}x")
+        print(
+            f"{label:32s} median {med:.2f} s  {n / med:>9,.0f} records/s  (runs: "
+            + ", ".join(f"{t:.2f}" for t in ts)
+            + ")"
+        )
+    print(
+        f"heuristics / segmentation time (1 process): "
+        f"{statistics.median(one) / statistics.median(seg):.2f}x"
+    )
     print(f"dropped {dropped} of {n} ({dropped / n:.1%}) with default thresholds")
 
 

@@ -47,8 +47,10 @@ def load(folder: Path) -> list[tuple[str, str]]:
 def run_global(stage: Boilerplate, docs: list[Doc]) -> list[Doc]:
     shards = [docs[i::SHARDS] for i in range(SHARDS)]
     scans = [stage.scan(s, i) for i, s in enumerate(shards)]
-    parts = [stage.reduce(pa.concat_tables([t.filter(pc.equal(t["_part"], p)) for t in scans]))
-             for p in range(stage.partitions)]
+    parts = [
+        stage.reduce(pa.concat_tables([t.filter(pc.equal(t["_part"], p)) for t in scans]))
+        for p in range(stage.partitions)
+    ]
     state = stage.prepare_state(stage.finalize(parts))
     for i, s in enumerate(shards):
         stage.apply(s, i, state)
@@ -93,8 +95,10 @@ def main() -> None:
             print(f"{'  segment() alone':22} {len(records) / seg:12,.0f} rec/s   ({seg:.2f} s)")
         seconds, survivors = timed(records, fn)
         total += seconds
-        print(f"{name:22} {len(records) / seconds:12,.0f} rec/s   ({seconds:.2f} s for "
-              f"{len(records)} in, {len(survivors)} kept)")
+        print(
+            f"{name:22} {len(records) / seconds:12,.0f} rec/s   ({seconds:.2f} s for "
+            f"{len(records)} in, {len(survivors)} kept)"
+        )
         records = [(d.id, d.text) for d in survivors]
     print(f"\nchain total {total:.2f} s")
 

@@ -44,9 +44,14 @@ def load_docs(n: int, chars: int) -> list[Doc]:
 def raw_requests(stage: SynthDocQA, docs: list[Doc]) -> list[LLMRequest]:
     """The stage's requests, built independently from the template (what a script would do)."""
     tpl = load_template("doc_qa")
-    return [LLMRequest(messages=tpl.render(k=stage.k, document=untrusted(d.text)),
-                       sampling=Sampling(temperature=0.0, max_tokens=stage.max_tokens, seed=0),
-                       json_schema=qa_schema(stage.k)) for d in docs]
+    return [
+        LLMRequest(
+            messages=tpl.render(k=stage.k, document=untrusted(d.text)),
+            sampling=Sampling(temperature=0.0, max_tokens=stage.max_tokens, seed=0),
+            json_schema=qa_schema(stage.k),
+        )
+        for d in docs
+    ]
 
 
 class Timed:
@@ -69,12 +74,13 @@ class Timed:
 
 def overhead(n_docs: int, reps: int, threads: int) -> None:
     docs = load_docs(n_docs, 400)
-    engine = create_backend({"type": "llamacpp", "model": MODEL, "n_ctx": 2048,
-                             "n_threads": threads})
+    engine = create_backend(
+        {"type": "llamacpp", "model": MODEL, "n_ctx": 2048, "n_threads": threads}
+    )
     timed = Timed(engine)
     stage = use_engine(SynthDocQA(k=2, max_tokens=160, cache_dir="off"), timed)
     requests = raw_requests(stage, docs)
-    engine.generate(requests[:1])                           # load the model, warm up
+    engine.generate(requests[:1])  # load the model, warm up
     raw_t, stage_t, inside, tokens = [], [], [], 0
     for _ in range(reps):
         t = time.perf_counter()
@@ -93,10 +99,14 @@ def overhead(n_docs: int, reps: int, threads: int) -> None:
     print(f"  synth_doc_qa   median {stage_m:7.2f} s  runs {[round(x, 2) for x in stage_t]}")
     print(f"  same tokens decoded: {tokens == stage_tokens} ({tokens} vs {stage_tokens})")
     own = [(s - e) / e for s, e in zip(stage_t, inside)]
-    print(f"  in-stage overhead (stage − engine time) / engine time: median "
-          f"{100 * statistics.median(own):.3f} %  runs {[f'{100 * x:.3f}' for x in own]}")
-    print(f"  stage / raw ratio of alternated runs: median "
-          f"{statistics.median(s / r for s, r in zip(stage_t, raw_t)):.3f} (noisy if shared)")
+    print(
+        f"  in-stage overhead (stage − engine time) / engine time: median "
+        f"{100 * statistics.median(own):.3f} %  runs {[f'{100 * x:.3f}' for x in own]}"
+    )
+    print(
+        f"  stage / raw ratio of alternated runs: median "
+        f"{statistics.median(s / r for s, r in zip(stage_t, raw_t)):.3f} (noisy if shared)"
+    )
     print(f"  decode speed {tokens / raw_m:.1f} completion tok/s (incl. prompt eval)")
     engine.close()
 
@@ -126,11 +136,23 @@ def concurrency(limit: int, n_requests: int) -> None:
     server = LlamaServer(free_port(), Path("/tmp/zhcurate_bench_llama_server.log"))
     server.start()
     try:
-        backend = create_backend({"type": "openai", "model": MODEL, "base_url": server.url,
-                                  "concurrency": limit, "schema_mode": "json_object"})
+        backend = create_backend(
+            {
+                "type": "openai",
+                "model": MODEL,
+                "base_url": server.url,
+                "concurrency": limit,
+                "schema_mode": "json_object",
+            }
+        )
         backend.trace = []
-        reqs = [LLMRequest(messages=({"role": "user", "content": f"写一句关于数字{i}的话。"},),
-                           sampling=Sampling(max_tokens=16)) for i in range(n_requests)]
+        reqs = [
+            LLMRequest(
+                messages=({"role": "user", "content": f"写一句关于数字{i}的话。"},),
+                sampling=Sampling(max_tokens=16),
+            )
+            for i in range(n_requests)
+        ]
         t = time.perf_counter()
         backend.generate(reqs)
         elapsed = time.perf_counter() - t

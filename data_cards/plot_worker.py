@@ -32,8 +32,9 @@ def _serve(conn: Connection) -> None:
 class PlotWorker:
     def __init__(self) -> None:
         self._conn, child = multiprocessing.get_context("fork").Pipe()
-        self._proc = multiprocessing.get_context("fork").Process(target=_serve, args=(child,),
-                                                                 daemon=True)
+        self._proc = multiprocessing.get_context("fork").Process(
+            target=_serve, args=(child,), daemon=True
+        )
         self._proc.start()
 
     def start(self, manifest: dict[str, Any], out: Path) -> None:

@@ -16,9 +16,15 @@ from data_cards.sections import body_sections
 
 
 def size_category(n: int) -> str:
-    for limit, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"),
-                         (1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"),
-                         (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")):
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+        (10_000_000, "1M<n<10M"),
+        (100_000_000, "10M<n<100M"),
+        (1_000_000_000, "100M<n<1B"),
+    ):
         if n < limit:
             return label
     return "n>1T" if n >= 10**12 else "1B<n<10B"
@@ -36,8 +42,9 @@ def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
         "source_datasets": list(card["source_datasets"]) or ["original"],
         "annotations_creators": ["machine-generated"] if synthetic else ["no-annotation"],
         "tags": ["zhcurate", "chinese"],
-        "configs": [{"config_name": "default",
-                     "data_files": [{"split": "train", "path": "data/*.parquet"}]}],
+        "configs": [
+            {"config_name": "default", "data_files": [{"split": "train", "path": "data/*.parquet"}]}
+        ],
     }
 
 
@@ -46,8 +53,7 @@ def render_card(manifest: dict[str, Any]) -> str:
     return f"---\n{head}---\n\n" + "\n\n".join(body_sections(manifest)) + "\n"
 
 
-def _margins(fig: Any, left: float, bottom: float, top: float = 0.45, right: float = 0.25
-             ) -> None:
+def _margins(fig: Any, left: float, bottom: float, top: float = 0.45, right: float = 0.25) -> None:
     """Fixed margins in inches (``tight_layout`` measures every label first: half the
     drawing time of these small plots)."""
     w, h = fig.get_size_inches()
@@ -77,8 +83,9 @@ def render_plots(manifest: dict[str, Any], out: Path) -> list[Path]:
     _margins(fig, left=0.85, bottom=1.05)
     written.append(out / "length_hist.png")
     fig.savefig(written[-1], dpi=90)
-    reasons = sorted(((r, n) for s in manifest["stages"] for r, n in s["dropped"].items()),
-                     key=lambda x: -x[1])
+    reasons = sorted(
+        ((r, n) for s in manifest["stages"] for r, n in s["dropped"].items()), key=lambda x: -x[1]
+    )
     fig = Figure(figsize=(9, max(2.5, 0.35 * len(reasons) + 1)))
     ax = fig.subplots()
     ax.barh([r for r, _ in reasons][::-1], [n for _, n in reasons][::-1])
@@ -94,8 +101,11 @@ def render_plots(manifest: dict[str, Any], out: Path) -> list[Path]:
         ax = fig.subplots()
         lo, hi = quality["hist_range"]
         width = (hi - lo) / len(quality["hist"]) if hi > lo else 1.0
-        ax.bar([lo + width * (i + 0.5) for i in range(len(quality["hist"]))], quality["hist"],
-               width=width * 0.9)
+        ax.bar(
+            [lo + width * (i + 0.5) for i in range(len(quality["hist"]))],
+            quality["hist"],
+            width=width * 0.9,
+        )
         ax.set_xlabel("quality score (kept records)")
         ax.set_ylabel("records")
         _margins(fig, left=0.85, bottom=0.6, top=0.2)

@@ -49,8 +49,15 @@ from pipeline.stage import GlobalStage
 PATTERN_FILE = Path(__file__).parent / "data" / "boilerplate_zh.txt"
 _COMMENT = re.compile(r"\s{2,}#\s.*$")
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_SCAN_SCHEMA = pa.schema([("line_hash", pa.uint64()), ("doc_hash", pa.uint64()),
-                          ("shard", pa.int32()), ("row", pa.int32()), ("_part", pa.int32())])
+_SCAN_SCHEMA = pa.schema(
+    [
+        ("line_hash", pa.uint64()),
+        ("doc_hash", pa.uint64()),
+        ("shard", pa.int32()),
+        ("row", pa.int32()),
+        ("_part", pa.int32()),
+    ]
+)
 _STATE_SCHEMA = pa.schema([("line_hash", pa.uint64()), ("docs", pa.int64())])
 
 
@@ -169,16 +176,20 @@ class Boilerplate(GlobalStage):
             key = _key(line)
             if key and regex is not None and len(key) <= self.max_line_chars and regex.matches(key):
                 by_pattern += 1
-            elif (check_frequent and len(key) >= self.min_line_chars
-                  and _hash(key) in frequent):
+            elif check_frequent and len(key) >= self.min_line_chars and _hash(key) in frequent:
                 by_frequency += 1
             else:
                 kept.append(line)
         if by_pattern or by_frequency:
             doc.text = _BLANK_RUNS.sub("\n\n", "\n".join(kept)).strip()
         ratio = len(doc.text) / len(text) if text else 1.0
-        doc.stats.update(lines_removed_pattern=by_pattern, lines_removed_frequent=by_frequency,
-                         chars_removed=len(text) - len(doc.text), remaining_ratio=ratio)
+        doc.stats.update(
+            lines_removed_pattern=by_pattern,
+            lines_removed_frequent=by_frequency,
+            chars_removed=len(text) - len(doc.text),
+            remaining_ratio=ratio,
+        )
         if (by_pattern or by_frequency) and (
-                len(doc.text) < self.min_remaining_chars or ratio < self.min_remaining_ratio):
+            len(doc.text) < self.min_remaining_chars or ratio < self.min_remaining_ratio
+        ):
             doc.reason = "too_little_left"

@@ -68,8 +68,14 @@ DUP_NS = (5, 6, 7, 8, 9, 10)
 TOP_NS = (2, 3, 4)
 
 
-LINE_STATS = ("lines", "mean_line_chars", "short_line_ratio", "terminal_punct_frac",
-              "dup_line_frac", "dup_line_char_frac")
+LINE_STATS = (
+    "lines",
+    "mean_line_chars",
+    "short_line_ratio",
+    "terminal_punct_frac",
+    "dup_line_frac",
+    "dup_line_char_frac",
+)
 
 
 def line_stats(text: str, short_line_chars: int) -> tuple[int, float, float, float, float, float]:
@@ -105,10 +111,14 @@ RULES: tuple[tuple[str, str, str, str], ...] = (
     ("newline_per_word", "max", "max_newline_per_word", "list_ratio"),
     ("dup_line_frac", "max", "max_dup_line_frac", "dup_line_frac"),
     ("dup_line_char_frac", "max", "max_dup_line_char_frac", "dup_line_char_frac"),
-    *((f"top_ngram_frac_{n}", "max", f"max_top_{n}gram_frac", f"top_ngram_frac_{n}")
-      for n in TOP_NS),
-    *((f"dup_ngram_frac_{n}", "max", f"max_dup_{n}gram_frac", f"dup_ngram_frac_{n}")
-      for n in DUP_NS),
+    *(
+        (f"top_ngram_frac_{n}", "max", f"max_top_{n}gram_frac", f"top_ngram_frac_{n}")
+        for n in TOP_NS
+    ),
+    *(
+        (f"dup_ngram_frac_{n}", "max", f"max_dup_{n}gram_frac", f"dup_ngram_frac_{n}")
+        for n in DUP_NS
+    ),
     ("max_char_run", "max", "max_char_run", "char_run"),
     ("symbol_ratio", "max", "max_symbol_ratio", "symbol_ratio"),
     ("digit_ratio", "max", "max_digit_ratio", "digit_ratio"),
@@ -158,13 +168,21 @@ class Heuristics(Filter):
         ws = word_stats([segment(t) for t in texts], TOP_NS)
         chars, words = cs["chars"], ws["words"]
         per_char = 1.0 / np.maximum(chars, 1)
-        urls = np.array([sum(m.end() - m.start() for m in URL_RE.finditer(t))
-                         if _URL_HINT.search(t) else 0 for t in texts])
+        urls = np.array(
+            [
+                sum(m.end() - m.start() for m in URL_RE.finditer(t)) if _URL_HINT.search(t) else 0
+                for t in texts
+            ]
+        )
         newlines = np.array([t.count("\n") for t in texts])
-        lines = np.array([line_stats(t, self.short_line_chars) for t in texts],
-                         dtype=np.float64).reshape(len(texts), len(LINE_STATS))
-        cols: dict[str, Any] = {"chars": chars, "words": words,
-                                "lines": lines[:, 0].astype(np.int64)}
+        lines = np.array(
+            [line_stats(t, self.short_line_chars) for t in texts], dtype=np.float64
+        ).reshape(len(texts), len(LINE_STATS))
+        cols: dict[str, Any] = {
+            "chars": chars,
+            "words": words,
+            "lines": lines[:, 0].astype(np.int64),
+        }
         ratios = {name: lines[:, j] for j, name in enumerate(LINE_STATS) if j}
         ratios["cjk_ratio"] = cs["cjk"] * per_char
         ratios["newline_per_word"] = newlines / np.maximum(words, 1)

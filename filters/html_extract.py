@@ -47,15 +47,33 @@ from resiliparse.extract.html2text import extract_plain_text
 from resiliparse.parse.encoding import detect_encoding, map_encoding_to_html5
 
 #: Labels of the GB family (all decode as GB18030) and the Big5 family (as Big5-HKSCS).
-_GB_LABELS = frozenset({
-    "gb2312", "gb_2312", "gb_2312-80", "csgb2312", "gbk", "x-gbk", "cp936", "ms936",
-    "windows-936", "euc-cn", "chinese", "iso-ir-58", "csiso58gb231280", "gb18030",
-})
-_BIG5_LABELS = frozenset({
-    "big5", "big5-hkscs", "big5hkscs", "cn-big5", "x-big5", "cp950", "csbig5"})
+_GB_LABELS = frozenset(
+    {
+        "gb2312",
+        "gb_2312",
+        "gb_2312-80",
+        "csgb2312",
+        "gbk",
+        "x-gbk",
+        "cp936",
+        "ms936",
+        "windows-936",
+        "euc-cn",
+        "chinese",
+        "iso-ir-58",
+        "csiso58gb231280",
+        "gb18030",
+    }
+)
+_BIG5_LABELS = frozenset(
+    {"big5", "big5-hkscs", "big5hkscs", "cn-big5", "x-big5", "cp950", "csbig5"}
+)
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-         (codecs.BOM_UTF16_BE, "utf-16-be"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
 #: ``<meta charset=gbk>`` and ``<meta http-equiv=Content-Type content="text/html; charset=gbk">``.
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([a-z0-9_.:-]+)""", re.I)
 #: How far into the page a meta charset is looked for (WHATWG prescans 1024 bytes; Chinese
@@ -109,7 +127,7 @@ def decode_html(data: bytes, http_charset: str | None = None) -> Decoded:
     """Decode an HTML (or text) payload; never raises. See the module docstring for the order."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
-            text = data[len(bom):].decode(codec, errors="replace")
+            text = data[len(bom) :].decode(codec, errors="replace")
             return Decoded(text, codec, "bom", text.count("\ufffd"))
     labels = [(http_charset, "http"), (meta_charset(data), "meta")]
     declared = [(codec, src) for label, src in labels if (codec := codec_for_label(label))]
@@ -142,8 +160,11 @@ def _lines(text: str | None) -> str:
 
 def extract_fast(html: str) -> str:
     """resiliparse main-content heuristics, comment sections dropped (the fast alternative)."""
-    return _lines(extract_plain_text(
-        html, preserve_formatting=True, main_content=True, comments=False, list_bullets=False))
+    return _lines(
+        extract_plain_text(
+            html, preserve_formatting=True, main_content=True, comments=False, list_bullets=False
+        )
+    )
 
 
 def extract_main_text(html: str) -> str:
@@ -152,6 +173,7 @@ def extract_main_text(html: str) -> str:
     trafilatura with ``favor_precision`` and comments left out; where it finds nothing (very
     short pages), the resiliparse extract instead.
     """
-    text = trafilatura.extract(html, favor_precision=True, include_comments=False,
-                               fast=TRAFILATURA_FAST)
+    text = trafilatura.extract(
+        html, favor_precision=True, include_comments=False, fast=TRAFILATURA_FAST
+    )
     return _lines(text) or extract_fast(html)

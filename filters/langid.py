@@ -103,7 +103,7 @@ class LangId(Filter):
 
     def measure(self, docs: list[Doc]) -> list[dict[str, Any]]:
         texts = [d.text for d in docs]
-        inputs = [t[:self.max_chars].replace("\n", " ").replace("\r", " ") for t in texts]
+        inputs = [t[: self.max_chars].replace("\n", " ").replace("\r", " ") for t in texts]
         labels, probs = self._model().predict(inputs, k=TOP_K, threshold=0.0)
         counts = class_counts(texts, {"cjk": CJK, "letter": LETTER, "kana": KANA})
         letters = counts["cjk"] + counts["letter"] + counts["kana"]
@@ -111,17 +111,28 @@ class LangId(Filter):
         kana = (counts["kana"] / np.maximum(letters, 1)).tolist()
         out = []
         for text, lab, prob, cjk_share, kana_share, script in zip(
-                texts, labels, probs, share, kana, scripts(texts)):
+            texts, labels, probs, share, kana, scripts(texts)
+        ):
             ranked = {lb.removeprefix("__label__"): float(p) for lb, p in zip(lab, prob)}
             if not text.strip():  # fastText answers "en" for an empty line
                 ranked = {}
             ft_lang = next(iter(ranked), "")
-            rule = (self.min_cjk_share is not None and cjk_share >= self.min_cjk_share
-                    and kana_share < self.max_kana_share)
+            rule = (
+                self.min_cjk_share is not None
+                and cjk_share >= self.min_cjk_share
+                and kana_share < self.max_kana_share
+            )
             lang = "zh" if rule else ft_lang
-            out.append({"lang": lang, "score": round(ranked.get(lang, 0.0), 4),
-                        "ft_lang": ft_lang, "cjk_share": cjk_share, "cjk_rule": rule,
-                        "script": script})
+            out.append(
+                {
+                    "lang": lang,
+                    "score": round(ranked.get(lang, 0.0), 4),
+                    "ft_lang": ft_lang,
+                    "cjk_share": cjk_share,
+                    "cjk_rule": rule,
+                    "script": script,
+                }
+            )
         return out
 
     def decide(self, stats: dict[str, Any]) -> str | None:

@@ -75,8 +75,9 @@ def _prefixes(terms: frozenset[str]) -> frozenset[str]:
 
 def words(text: str) -> list[str]:
     """Lowercased segmenter tokens that contain a letter, digit or CJK character."""
-    return [t for t in segment(text.lower())
-            if t.isalnum() or (len(t) > 1 and _HAS_WORD_CHAR.search(t))]
+    return [
+        t for t in segment(text.lower()) if t.isalnum() or (len(t) > 1 and _HAS_WORD_CHAR.search(t))
+    ]
 
 
 def flagged_hits(tokens: list[str], terms: frozenset[str]) -> int:
@@ -141,8 +142,9 @@ class Lexicon(Filter):
         hits = flagged_hits(tokens, flagged_set(self.categories))
         stop_ratio = stop / n if n else 0.0
         flagged_ratio = hits / n if n else 0.0
-        doc.stats.update(tokens=n, stopword_ratio=stop_ratio, flagged_hits=hits,
-                         flagged_ratio=flagged_ratio)
+        doc.stats.update(
+            tokens=n, stopword_ratio=stop_ratio, flagged_hits=hits, flagged_ratio=flagged_ratio
+        )
         if hits >= self.min_flagged_hits and flagged_ratio > self.max_flagged_ratio:
             return False, "flagged_words"
         if n >= self.min_tokens and stop_ratio < self.min_stopword_ratio:

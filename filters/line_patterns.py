@@ -99,7 +99,7 @@ def required_literals(branch: str) -> list[str] | None:
             atom, nxt = branch[i + 1], i + 2
         elif c == "(":
             end = _skip_group(branch, i)
-            body = branch[i + 1:end - 1]
+            body = branch[i + 1 : end - 1]
             optional, nxt = _optional_quantifier(branch, end)
             close_run()
             if body.startswith("?:"):
@@ -156,8 +156,9 @@ class LinePatterns:
             return re.compile("|".join(f"(?:{a})" for a in alts)) if alts else None
 
         trigger = "|".join(map(re.escape, sorted(literals, key=lambda s: (-len(s), s))))
-        return cls(join(anchored), re.compile(trigger) if trigger else None,
-                   join(triggered), join(always))
+        return cls(
+            join(anchored), re.compile(trigger) if trigger else None, join(triggered), join(always)
+        )
 
     def matches(self, line: str) -> bool:
         if self.anchored is not None and self.anchored.match(line):

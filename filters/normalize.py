@@ -129,7 +129,8 @@ def clean_chars(text: str, sogou_paragraph_mark: bool = True, drop_private_use: 
         text = _STRAY_ZWJ.sub("", text)
     table = char_table(sogou_paragraph_mark, drop_private_use)
     text = _table_chars(sogou_paragraph_mark, drop_private_use).sub(
-        lambda m: m.group().translate(table), text)
+        lambda m: m.group().translate(table), text
+    )
     if "  " in text:
         text = _MULTI_SPACE.sub(" ", text)
     if "\n" in text:
@@ -184,8 +185,14 @@ class Normalize(MapStage):
         converted = self.t2s and trad > 0
         if converted:
             text = t2s_convert(text)
-        stats.update(script=script_label(trad, simp), trad_chars=trad, simp_chars=simp,
-                     html=is_html, t2s=converted, chars_after=len(text))
+        stats.update(
+            script=script_label(trad, simp),
+            trad_chars=trad,
+            simp_chars=simp,
+            html=is_html,
+            t2s=converted,
+            chars_after=len(text),
+        )
         doc.text = text
         doc.stats.update(stats)
         if not text:

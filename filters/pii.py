@@ -110,27 +110,53 @@ class _Rule:
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 RULES: tuple[_Rule, ...] = (
-    _Rule("email", re.compile(
-        r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-        + _NOT_ALNUM_AFTER)),
-    _Rule("qq", re.compile(
-        r"(?:(?<![A-Za-z])(?:QQ|qq|Qq)|扣扣|企鹅)(?:号码|号|群号?)?\s*[:：]?\s*([1-9]\d{4,10})(?!\d)"),
-        group=1),
-    _Rule("wechat", re.compile(
-        r"(?:微信号?|(?<![A-Za-z])(?:VX|vx|Vx|WX|wx|Wx|weixin|WeChat|wechat)|[Vv]信)"
-        r"(?P<sep>(?:号|ID|id)?\s*[:：]?\s*)([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])"),
-        valid=_wechat, group=2),
-    _Rule("id_card", re.compile(
-        _NOT_ALNUM_BEFORE + r"[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
-        r"\d{3}[\dXx]" + _NOT_ALNUM_AFTER),
-        valid=lambda m: id_card_valid(m.group(0))),
-    _Rule("bank_card", re.compile(
-        _NOT_ALNUM_BEFORE + r"(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1?\d{1,3})?)"
-        + _NOT_ALNUM_AFTER), valid=_bank_card),
-    _Rule("phone", re.compile(
-        r"(?<![\d+])(?:(?:\+|00)?86[ -]?|[(（]\+?86[)）]\s?)?1[3-9]\d([ -]?)\d{4}\1\d{4}(?!\d)")),
-    _Rule("ip", re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)"),
-          valid=_ip),
+    _Rule(
+        "email",
+        re.compile(
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+            + _NOT_ALNUM_AFTER
+        ),
+    ),
+    _Rule(
+        "qq",
+        re.compile(
+            r"(?:(?<![A-Za-z])(?:QQ|qq|Qq)|扣扣|企鹅)(?:号码|号|群号?)?\s*[:：]?\s*([1-9]\d{4,10})(?!\d)"
+        ),
+        group=1,
+    ),
+    _Rule(
+        "wechat",
+        re.compile(
+            r"(?:微信号?|(?<![A-Za-z])(?:VX|vx|Vx|WX|wx|Wx|weixin|WeChat|wechat)|[Vv]信)"
+            r"(?P<sep>(?:号|ID|id)?\s*[:：]?\s*)([A-Za-z][-_A-Za-z0-9]{5,19})(?![-_A-Za-z0-9])"
+        ),
+        valid=_wechat,
+        group=2,
+    ),
+    _Rule(
+        "id_card",
+        re.compile(
+            _NOT_ALNUM_BEFORE + r"[1-9]\d{5}(?:19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])"
+            r"\d{3}[\dXx]" + _NOT_ALNUM_AFTER
+        ),
+        valid=lambda m: id_card_valid(m.group(0)),
+    ),
+    _Rule(
+        "bank_card",
+        re.compile(
+            _NOT_ALNUM_BEFORE
+            + r"(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1?\d{1,3})?)"
+            + _NOT_ALNUM_AFTER
+        ),
+        valid=_bank_card,
+    ),
+    _Rule(
+        "phone",
+        re.compile(
+            r"(?<![\d+])(?:(?:\+|00)?86[ -]?|[(（]\+?86[)）]\s?)?1[3-9]\d([ -]?)\d{4}\1\d{4}(?!\d)"
+        ),
+    ),
+    _Rule("ip", re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)"), valid=_ip),
 )
 PLACEHOLDERS = {r.kind: f"<{r.kind.upper()}>" for r in RULES}
 
@@ -144,11 +170,27 @@ def _gates(text: str) -> dict[str, bool]:
     digits = _DIGIT_GATE.search(text) is not None
     # explicit `or` chains of substring tests: C-speed, no generator per document
     qq = "QQ" in text or "qq" in text or "Qq" in text or "扣扣" in text or "企鹅" in text
-    wechat = ("信" in text or "VX" in text or "vx" in text or "Vx" in text or "WX" in text
-              or "wx" in text or "Wx" in text or "weixin" in text or "WeChat" in text
-              or "wechat" in text)
-    return {"email": "@" in text, "qq": qq, "wechat": wechat, "id_card": digits,
-            "bank_card": digits, "phone": digits, "ip": digits}
+    wechat = (
+        "信" in text
+        or "VX" in text
+        or "vx" in text
+        or "Vx" in text
+        or "WX" in text
+        or "wx" in text
+        or "Wx" in text
+        or "weixin" in text
+        or "WeChat" in text
+        or "wechat" in text
+    )
+    return {
+        "email": "@" in text,
+        "qq": qq,
+        "wechat": wechat,
+        "id_card": digits,
+        "bank_card": digits,
+        "phone": digits,
+        "ip": digits,
+    }
 
 
 def mask(text: str) -> tuple[str, dict[str, int]]:
@@ -166,7 +208,7 @@ def mask(text: str) -> tuple[str, dict[str, int]]:
             if rule.group == 0:
                 return PLACEHOLDERS[rule.kind]
             whole, start = m.group(0), m.start(rule.group) - m.start()
-            return whole[:start] + PLACEHOLDERS[rule.kind] + whole[m.end(rule.group) - m.start():]
+            return whole[:start] + PLACEHOLDERS[rule.kind] + whole[m.end(rule.group) - m.start() :]
 
         text = rule.regex.sub(sub, text)
     return text, counts

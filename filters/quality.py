@@ -40,8 +40,11 @@ from pipeline.stage import Filter
 def load_quality_model(path: str) -> tuple[Any, str]:
     """(fastText model, tokenize mode) for a model file, once per process."""
     sidecar = Path(path + ".json")
-    mode = json.loads(sidecar.read_text("utf-8"))["tokenize"] if sidecar.exists() else (
-        DEFAULT_TOKENIZE)
+    mode = (
+        json.loads(sidecar.read_text("utf-8"))["tokenize"]
+        if sidecar.exists()
+        else (DEFAULT_TOKENIZE)
+    )
     return load_fasttext(path), mode
 
 
@@ -67,7 +70,7 @@ class Quality(Filter):
 
     def process(self, docs: list[Doc]) -> list[Doc]:
         model, mode = self._model()
-        lines = [tokenize(d.text[:self.max_chars], mode) for d in docs]
+        lines = [tokenize(d.text[: self.max_chars], mode) for d in docs]
         for doc, score in zip(docs, p_high(model, lines)):
             doc.stats["score"] = round(score, 4)
             if self.min_score is not None and doc.stats["score"] < self.min_score:

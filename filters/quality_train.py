@@ -45,8 +45,15 @@ log = logging.getLogger("zhcurate.train_quality")
 DEFAULT_DATA = Path(__file__).parent / "data" / "quality_zh.jsonl.gz"
 DEFAULT_TOKENIZE = "chars"
 #: fastText hyper-parameters of the default model (``bucket``/``dim`` keep the .bin ~13 MB).
-DEFAULT_PARAMS: dict[str, Any] = {"epoch": 20, "lr": 0.3, "dim": 32, "word_ngrams": 2,
-                                  "min_count": 2, "bucket": 100_000, "seed": 1}
+DEFAULT_PARAMS: dict[str, Any] = {
+    "epoch": 20,
+    "lr": 0.3,
+    "dim": 32,
+    "word_ngrams": 2,
+    "min_count": 2,
+    "bucket": 100_000,
+    "seed": 1,
+}
 LABELS = {"__label__hq": 1, "__label__lq": 0}
 HIGH = {"1", "true", "high", "hq", "clean", "pos", "positive"}
 LOW = {"0", "false", "low", "lq", "dirty", "neg", "negative"}
@@ -74,8 +81,9 @@ def _jsonl_records(path: Path, label_field: str) -> Iterator[tuple[str, Any, Any
                 rec = orjson.loads(line)
                 yield f"{path}:{n}", rec["text"], rec[label_field]
             except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{n}: expected a JSON object with 'text' and "
-                                 f"{label_field!r}: {exc}") from None
+                raise ValueError(
+                    f"{path}:{n}: expected a JSON object with 'text' and {label_field!r}: {exc}"
+                ) from None
 
 
 def _published_records(path: Path, label_field: str) -> Iterator[tuple[str, Any, Any]]:
@@ -86,8 +94,10 @@ def _published_records(path: Path, label_field: str) -> Iterator[tuple[str, Any,
 
     stage, _, key = label_field.partition(".")
     if not key:
-        raise ValueError(f"{path}: for a published version give --label-field "
-                         f"<stage>.<measurement>, e.g. llm_quality_annotate.score")
+        raise ValueError(
+            f"{path}: for a published version give --label-field "
+            f"<stage>.<measurement>, e.g. llm_quality_annotate.score"
+        )
     data = path / "data" if (path / "data").is_dir() else path
     files = sorted(data.glob("*.parquet")) if data.is_dir() else [data]
     for file in files:
@@ -99,8 +109,9 @@ def _published_records(path: Path, label_field: str) -> Iterator[tuple[str, Any,
             yield f"{file}:{rid}", text, value
 
 
-def read_labelled(paths: list[str | Path], threshold: float | None = None,
-                  label_field: str = "label") -> list[tuple[str, int]]:
+def read_labelled(
+    paths: list[str | Path], threshold: float | None = None, label_field: str = "label"
+) -> list[tuple[str, int]]:
     """(text, 1|0) rows. Labels are high/low words or 1/0, or — with ``threshold`` — numeric
     scores binarized as ``score >= threshold`` (e.g. LLM 0-5 ratings, threshold 3). A path may
     be labelled JSONL or a published version / parquet file (labels from ``stats``)."""
@@ -113,14 +124,17 @@ def read_labelled(paths: list[str | Path], threshold: float | None = None,
                 raise ValueError(f"{where}: 'text' is not a string")
             if threshold is not None:
                 if isinstance(raw, bool) or not isinstance(raw, (int, float)):
-                    raise ValueError(f"{where}: label {raw!r} is not a number "
-                                     f"(needed with a threshold)")
+                    raise ValueError(
+                        f"{where}: label {raw!r} is not a number (needed with a threshold)"
+                    )
                 rows.append((text, int(raw >= threshold)))
                 continue
             label = str(raw).strip().lower()
             if label not in HIGH | LOW:
-                raise ValueError(f"{where}: label {raw!r} is not high/low or 1/0 "
-                                 "(give a threshold for numeric scores)")
+                raise ValueError(
+                    f"{where}: label {raw!r} is not high/low or 1/0 "
+                    "(give a threshold for numeric scores)"
+                )
             rows.append((text, int(label in HIGH)))
     return rows
 
@@ -146,8 +160,10 @@ def auc(scores: list[float], labels: list[int]) -> float:
 def p_high(model: Any, lines: list[str]) -> list[float]:
     """P(high quality) per fastText input line."""
     labels, probs = model.predict(lines, k=2, threshold=0.0)
-    return [next((float(p) for lb, p in zip(lab, pr) if lb == "__label__hq"), 0.0)
-            for lab, pr in zip(labels, probs)]
+    return [
+        next((float(p) for lb, p in zip(lab, pr) if lb == "__label__hq"), 0.0)
+        for lab, pr in zip(labels, probs)
+    ]
 
 
 def evaluate(model: Any, lines: list[str], labels: list[int]) -> dict[str, float]:
@@ -158,24 +174,45 @@ def evaluate(model: Any, lines: list[str], labels: list[int]) -> dict[str, float
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-            "auc": round(auc(scores, labels), 4), "n_valid": len(labels)}
+    return {
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+        "auc": round(auc(scores, labels), 4),
+        "n_valid": len(labels),
+    }
 
 
 def _fit(train_file: str, out: str, hp: dict[str, Any]) -> None:
     import fasttext_new as fasttext
 
     model = fasttext.train_supervised(
-        input=train_file, epoch=hp["epoch"], lr=hp["lr"], dim=hp["dim"],
-        wordNgrams=hp["word_ngrams"], minCount=hp["min_count"], bucket=hp["bucket"],
-        seed=hp["seed"], thread=1, verbose=0, loss="softmax")
+        input=train_file,
+        epoch=hp["epoch"],
+        lr=hp["lr"],
+        dim=hp["dim"],
+        wordNgrams=hp["word_ngrams"],
+        minCount=hp["min_count"],
+        bucket=hp["bucket"],
+        seed=hp["seed"],
+        thread=1,
+        verbose=0,
+        loss="softmax",
+    )
     model.save_model(out)
 
 
-def train_quality(jsonl_paths: list[str | Path], out_model: str | Path, *,
-                  tokenize_mode: str = DEFAULT_TOKENIZE, valid_fraction: float = 0.2,
-                  split_seed: int = 0, threshold: float | None = None,
-                  label_field: str = "label", **params: Any) -> dict[str, Any]:
+def train_quality(
+    jsonl_paths: list[str | Path],
+    out_model: str | Path,
+    *,
+    tokenize_mode: str = DEFAULT_TOKENIZE,
+    valid_fraction: float = 0.2,
+    split_seed: int = 0,
+    threshold: float | None = None,
+    label_field: str = "label",
+    **params: Any,
+) -> dict[str, Any]:
     """Train, save ``out_model`` (+ ``.json`` sidecar) atomically, return held-out metrics."""
     import fasttext_new as fasttext
 
@@ -202,8 +239,11 @@ def train_quality(jsonl_paths: list[str | Path], out_model: str | Path, *,
             ex.submit(_fit, str(train_file), str(tmp_model), hp).result()
         model = fasttext.load_model(str(tmp_model))
         meta = {"tokenize": tokenize_mode, "params": hp, "n_train": len(train)}
-        metrics = evaluate(model, [tokenize(t, tokenize_mode) for t, _ in valid],
-                           [y for _, y in valid]) if valid else {}
+        metrics = (
+            evaluate(model, [tokenize(t, tokenize_mode) for t, _ in valid], [y for _, y in valid])
+            if valid
+            else {}
+        )
         meta["metrics"] = metrics
         sidecar = out_model.with_suffix(out_model.suffix + ".json")
         sidecar.write_text(json.dumps(meta, indent=1), encoding="utf-8")
@@ -241,8 +281,12 @@ def build_default_model(force: bool = False) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if path.exists() and not force:
             return path
-        log.warning("quality: building the default model from %s into %s (one-time, "
-                    "deterministic, a few seconds)", DEFAULT_DATA.name, path)
+        log.warning(
+            "quality: building the default model from %s into %s (one-time, "
+            "deterministic, a few seconds)",
+            DEFAULT_DATA.name,
+            path,
+        )
         metrics = train_quality([DEFAULT_DATA], path)
         log.warning("quality: default model ready, held-out %s", metrics)
     return path
@@ -262,8 +306,16 @@ def main(argv: list[str] | None = None) -> None:
         return
     if not args.inputs or not args.out:
         ap.error("give labelled JSONL inputs and --out, or --default")
-    print(json.dumps(train_quality(args.inputs, args.out, tokenize_mode=args.tokenize,
-                                   valid_fraction=args.valid_fraction)))
+    print(
+        json.dumps(
+            train_quality(
+                args.inputs,
+                args.out,
+                tokenize_mode=args.tokenize,
+                valid_fraction=args.valid_fraction,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

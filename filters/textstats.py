@@ -24,7 +24,8 @@ from filters.zh import CJK_RE
 #: other letter (Latin, Cyrillic, ...), kana or hangul letter.
 WS, CJK, SYMBOL, DIGIT, PUNCT, LETTER, KANA = 1, 2, 4, 8, 16, 32, 64
 _KANA_RE = re.compile(
-    r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]")
+    r"[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d\u1100-\u11ff\u3130-\u318f\uac00-\ud7af]"
+)
 #: Code points at or above this (planes 4-16: tags, private use) are classed as symbols.
 LIMIT = 0x40000
 #: Unicode categories counted as symbols: math, currency, modifier and other symbols (emoji,
@@ -73,8 +74,10 @@ def class_counts(texts: list[str], classes: dict[str, int]) -> dict[str, np.ndar
     """Per document, the number of characters of each class (``{"cjk": CJK, ...}``)."""
     cls = char_table()[np.minimum(codepoints(texts), LIMIT)]
     doc = np.repeat(np.arange(len(texts)), [len(t) for t in texts])
-    return {name: np.bincount(doc, weights=(cls & flag) > 0, minlength=len(texts)
-                              ).astype(np.int64) for name, flag in classes.items()}
+    return {
+        name: np.bincount(doc, weights=(cls & flag) > 0, minlength=len(texts)).astype(np.int64)
+        for name, flag in classes.items()
+    }
 
 
 def _group_max(values: np.ndarray, groups: np.ndarray, n: int) -> np.ndarray:
@@ -103,8 +106,9 @@ def _segments(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return doc, ends - lengths, ends[doc]
 
 
-def char_stats(texts: list[str], dup_ns: tuple[int, ...] = (5, 6, 7, 8, 9, 10)
-               ) -> dict[str, np.ndarray]:
+def char_stats(
+    texts: list[str], dup_ns: tuple[int, ...] = (5, 6, 7, 8, 9, 10)
+) -> dict[str, np.ndarray]:
     """Per document: non-whitespace ``chars``, ``cjk``/``symbols``/``digits`` counts, longest
     run of one repeated letter, digit or ideograph ``max_char_run`` (runs of punctuation or
     symbols such as "------" separators are left out), and for each n in ``dup_ns``
@@ -134,8 +138,9 @@ def char_stats(texts: list[str], dup_ns: tuple[int, ...] = (5, 6, 7, 8, 9, 10)
     return out
 
 
-def _dup_coverage(c: np.ndarray, doc: np.ndarray, end: np.ndarray, ns: tuple[int, ...],
-                  n_docs: int) -> dict[str, np.ndarray]:
+def _dup_coverage(
+    c: np.ndarray, doc: np.ndarray, end: np.ndarray, ns: tuple[int, ...], n_docs: int
+) -> dict[str, np.ndarray]:
     out = {f"dup_ngram_chars_{n}": np.zeros(n_docs, dtype=np.int64) for n in ns}
     if not ns:
         return out
@@ -218,8 +223,7 @@ def word_stats(words: list[list[str]], ns: tuple[int, ...] = (2, 3, 4)) -> dict[
     return out
 
 
-def _top_per_doc(keys: np.ndarray, docs: np.ndarray, chars: np.ndarray, n_docs: int
-                 ) -> np.ndarray:
+def _top_per_doc(keys: np.ndarray, docs: np.ndarray, chars: np.ndarray, n_docs: int) -> np.ndarray:
     """count x chars of each doc's most frequent key (ties: more chars)."""
     order = np.argsort(keys, kind="stable")
     sk = keys[order]

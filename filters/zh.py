@@ -13,7 +13,7 @@ import re
 CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
 
 #: Sentence-final punctuation, full- and half-width, plus closing quotes after them.
-ZH_TERMINAL = ("。", "！", "？", "…", "”", "」", "』", "；", "!", "?", ".", "\"", "）", ")")
+ZH_TERMINAL = ("。", "！", "？", "…", "”", "」", "』", "；", "!", "?", ".", '"', "）", ")")
 
 
 def cjk_count(text: str) -> int:
@@ -31,4 +31,4 @@ def char_ngrams(text: str, n: int) -> list[str]:
     """Overlapping character n-grams; a text shorter than ``n`` is one gram (itself)."""
     if len(text) <= n:
         return [text] if text else []
-    return [text[i:i + n] for i in range(len(text) - n + 1)]
+    return [text[i : i + n] for i in range(len(text) - n + 1)]

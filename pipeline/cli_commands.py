@@ -42,19 +42,22 @@ def _run(args: argparse.Namespace, plotter: Any) -> int:
         preload_for_workers()
         gc.freeze()
     show = {"auto": None, "always": True, "never": False}[args.progress]
-    result = run(config, args.config, force=args.force, progress=Progress(show),
-                 plotter=plotter)
+    result = run(config, args.config, force=args.force, progress=Progress(show), plotter=plotter)
     if result["status"] == "unchanged":
         print(result["message"])
         return 0
     for d in result["datasets"]:
         c = d["counts"]
-        print(f"published {d['version']}: input {c['input']} = kept {c['kept']} + rejected "
-              f"{c['rejected']} + quarantined {c['quarantined']}")
+        print(
+            f"published {d['version']}: input {c['input']} = kept {c['kept']} + rejected "
+            f"{c['rejected']} + quarantined {c['quarantined']}"
+        )
     for s in result["stages"]:
         rate = s["in"] / s["seconds"] if s["seconds"] else float("inf")
-        print(f"  {s['name']:<16} in {s['in']:>9}  out {s['out']:>9}  "
-              f"{s['seconds']:8.2f} s  {rate:>10,.0f} rec/s (worker time)")
+        print(
+            f"  {s['name']:<16} in {s['in']:>9}  out {s['out']:>9}  "
+            f"{s['seconds']:8.2f} s  {rate:>10,.0f} rec/s (worker time)"
+        )
     return 0
 
 
@@ -74,10 +77,18 @@ def cmd_stages(args: argparse.Namespace) -> int:
     for name, cls in STAGES.items():
         types = stage_param_types(cls)
         doc = (cls.__doc__ or "").strip().splitlines()
-        listing.append({"type": name, "kind": cls.kind, "version": cls.version,
-                        "summary": doc[0] if doc else "",
-                        "params": [{"name": p, "type": type_name(types[p]), "default": d}
-                                   for p, _t, d in param_specs(cls)]})
+        listing.append(
+            {
+                "type": name,
+                "kind": cls.kind,
+                "version": cls.version,
+                "summary": doc[0] if doc else "",
+                "params": [
+                    {"name": p, "type": type_name(types[p]), "default": d}
+                    for p, _t, d in param_specs(cls)
+                ],
+            }
+        )
     if args.json:
         print(json.dumps(listing, ensure_ascii=False, indent=1, default=str))
         return 0
@@ -104,8 +115,11 @@ def cmd_card(args: argparse.Namespace) -> int:
         Path(args.out).write_text(card, "utf-8")
     else:
         sys.stdout.write(card)
-    print(f"card {'matches' if same else 'differs from'} the published "
-          f"{args.version_dir.rstrip('/')}/README.md", file=sys.stderr)
+    print(
+        f"card {'matches' if same else 'differs from'} the published "
+        f"{args.version_dir.rstrip('/')}/README.md",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -124,21 +138,31 @@ def cmd_train_quality(args: argparse.Namespace) -> int:
         print(f"default model: {build_default_model(force=True)}")
         return 0
     if not args.inputs or not args.out:
-        raise ConfigError("train-quality: give labelled JSONL files or published versions and "
-                          "--out (or --default)")
+        raise ConfigError(
+            "train-quality: give labelled JSONL files or published versions and "
+            "--out (or --default)"
+        )
     for path in args.inputs:
         if not Path(path).exists():
             raise ConfigError(f"train-quality: input not found: {path}")
     try:
-        m = train_quality(args.inputs, args.out, tokenize_mode=args.tokenize,
-                          valid_fraction=args.valid_fraction, split_seed=args.seed,
-                          threshold=args.threshold, label_field=args.label_field,
-                          seed=args.seed)
+        m = train_quality(
+            args.inputs,
+            args.out,
+            tokenize_mode=args.tokenize,
+            valid_fraction=args.valid_fraction,
+            split_seed=args.seed,
+            threshold=args.threshold,
+            label_field=args.label_field,
+            seed=args.seed,
+        )
     except ValueError as exc:
         raise ConfigError(f"train-quality: {exc}") from None
     print(f"trained on {m['n_train']} records ({m['tokenize']} tokens) -> {args.out}")
     if "f1" in m:
-        print(f"held-out {m['n_valid']}: precision {m['precision']:.3f}  recall "
-              f"{m['recall']:.3f}  F1 {m['f1']:.3f}  AUC {m['auc']:.3f}")
+        print(
+            f"held-out {m['n_valid']}: precision {m['precision']:.3f}  recall "
+            f"{m['recall']:.3f}  F1 {m['f1']:.3f}  AUC {m['auc']:.3f}"
+        )
     print(f"use it: {{type: quality, model_path: {args.out}}}")
     return 0

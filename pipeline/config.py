@@ -79,8 +79,9 @@ def _stage_index(stages: list[Any], key: str) -> int:
     if key.lstrip("-").isdigit():
         idx = int(key)
         if not -len(stages) <= idx < len(stages):
-            raise ConfigError(f"--set: stages.{key}: no stage at index {key} "
-                              f"({len(stages)} stages)")
+            raise ConfigError(
+                f"--set: stages.{key}: no stage at index {key} ({len(stages)} stages)"
+            )
         return idx % len(stages)
     matches = [i for i, s in enumerate(stages) if isinstance(s, dict) and s.get("type") == key]
     if not matches:
@@ -106,7 +107,9 @@ def apply_override(config: dict[str, Any], assignment: str) -> None:
         else:
             node = node.setdefault(part, [] if part == "stages" and i == 0 else {})
         if not isinstance(node, (dict, list)):
-            raise ConfigError(f"--set {dotted}: {'.'.join(parts[:i + 1])} is not a mapping or list")
+            raise ConfigError(
+                f"--set {dotted}: {'.'.join(parts[: i + 1])} is not a mapping or list"
+            )
     last = parts[-1]
     if isinstance(node, list):
         node[_stage_index(node, last)] = value
@@ -114,16 +117,18 @@ def apply_override(config: dict[str, Any], assignment: str) -> None:
         node[last] = value
 
 
-def resolve(path: str | Path, overrides: list[str] | None = None, check_files: bool = True
-            ) -> dict[str, Any]:
+def resolve(
+    path: str | Path, overrides: list[str] | None = None, check_files: bool = True
+) -> dict[str, Any]:
     """Load, layer, override and validate; return the fully resolved config (defaults filled)."""
     config = load_layers(Path(path))
     for assignment in overrides or []:
         apply_override(config, assignment)
     unknown = sorted(set(config) - set(SECTIONS) - {"name", "stages"})
     if unknown:
-        raise ConfigError(f"unknown top-level key {unknown[0]!r}; allowed: name, "
-                          f"{', '.join(SECTIONS)}, stages")
+        raise ConfigError(
+            f"unknown top-level key {unknown[0]!r}; allowed: name, {', '.join(SECTIONS)}, stages"
+        )
     name = config.get("name")
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise ConfigError("name: required, a non-empty string without '/' (the dataset name)")
@@ -147,14 +152,22 @@ def check_output(config: dict[str, Any]) -> None:
 
     out, ex = config["output"], config["executor"]
     if out["work_dir"] is not None and is_url(out["work_dir"]):
-        raise ConfigError(f"output.work_dir: must be a local or shared POSIX folder (it holds "
-                          f"intermediate files that are renamed and memory-mapped), got "
-                          f"{out['work_dir']!r}")
-    if is_url(out["dir"]) and out["work_dir"] is None and ex["type"] == "ray" \
-            and ex["address"] is not None:
-        raise ConfigError("output.work_dir: required when output.dir is a URL and the run uses "
-                          "an existing Ray cluster: a folder every node mounts (intermediate "
-                          "shards are written there by the workers)")
+        raise ConfigError(
+            f"output.work_dir: must be a local or shared POSIX folder (it holds "
+            f"intermediate files that are renamed and memory-mapped), got "
+            f"{out['work_dir']!r}"
+        )
+    if (
+        is_url(out["dir"])
+        and out["work_dir"] is None
+        and ex["type"] == "ray"
+        and ex["address"] is not None
+    ):
+        raise ConfigError(
+            "output.work_dir: required when output.dir is a URL and the run uses "
+            "an existing Ray cluster: a folder every node mounts (intermediate "
+            "shards are written there by the workers)"
+        )
 
 
 def check_publish_points(config: dict[str, Any]) -> None:
@@ -164,9 +177,11 @@ def check_publish_points(config: dict[str, Any]) -> None:
     stages, seen = config["stages"], set()
     for i, s in enumerate(stages):
         if i > 0 and STAGES[s["type"]].generates and not stages[i - 1].get("publish"):
-            raise ConfigError(f"stages[{i}] ({s['type']}) creates new records from the records "
-                              f"it reads: mark the stage before it with `publish: NAME` so the "
-                              f"records it consumes are published and accounted for")
+            raise ConfigError(
+                f"stages[{i}] ({s['type']}) creates new records from the records "
+                f"it reads: mark the stage before it with `publish: NAME` so the "
+                f"records it consumes are published and accounted for"
+            )
         name = s.get("publish") or (config["name"] if i == len(stages) - 1 else None)
         if name in seen:
             raise ConfigError(f"stages[{i}].publish: dataset {name!r} is published twice")
@@ -187,8 +202,10 @@ def expand_inputs(patterns: list[str]) -> list[str]:
         except (OSError, ValueError, ImportError) as exc:
             raise ConfigError(f"input.paths[{i}]: cannot list {pattern!r}: {exc}") from None
         if not matches:
-            raise ConfigError(f"input.paths[{i}]: no file matches {pattern!r} "
-                              f"(relative paths are resolved from {Path.cwd()})")
+            raise ConfigError(
+                f"input.paths[{i}]: no file matches {pattern!r} "
+                f"(relative paths are resolved from {Path.cwd()})"
+            )
         found.extend(matches)
     return list(dict.fromkeys(found))
 

@@ -29,23 +29,38 @@ def diff_versions(a: str | Path, b: str | Path, list_ids: int = 10) -> dict[str,
         entry: dict[str, Any] = {"name": name, "a": None, "b": None}
         for side, s in (("a", sa), ("b", sb)):
             if s:
-                entry[side] = {"in": s["in"], "out": s["out"], "dropped": s["dropped"],
-                               "fingerprint": s["fingerprint"]}
+                entry[side] = {
+                    "in": s["in"],
+                    "out": s["out"],
+                    "dropped": s["dropped"],
+                    "fingerprint": s["fingerprint"],
+                }
         entry["same_fingerprint"] = bool(sa and sb and sa["fingerprint"] == sb["fingerprint"])
         per_stage.append(entry)
     ids_a, ids_b = kept_ids(a), kept_ids(b)
     added, removed = sorted(ids_b - ids_a), sorted(ids_a - ids_b)
-    return {"a": str(a), "b": str(b), "counts": {"a": ma["counts"], "b": mb["counts"]},
-            "config_hash_equal": ma["config_hash"] == mb["config_hash"],
-            "stages": per_stage, "ids_added": len(added), "ids_removed": len(removed),
-            "ids_common": len(ids_a & ids_b), "examples_added": added[:list_ids],
-            "examples_removed": removed[:list_ids]}
+    return {
+        "a": str(a),
+        "b": str(b),
+        "counts": {"a": ma["counts"], "b": mb["counts"]},
+        "config_hash_equal": ma["config_hash"] == mb["config_hash"],
+        "stages": per_stage,
+        "ids_added": len(added),
+        "ids_removed": len(removed),
+        "ids_common": len(ids_a & ids_b),
+        "examples_added": added[:list_ids],
+        "examples_removed": removed[:list_ids],
+    }
 
 
 def format_diff(d: dict[str, Any]) -> str:
-    lines = [f"A: {d['a']}", f"B: {d['b']}",
-             f"config: {'same' if d['config_hash_equal'] else 'different'}", "",
-             f"{'count':<12}{'A':>10}{'B':>10}{'B-A':>10}"]
+    lines = [
+        f"A: {d['a']}",
+        f"B: {d['b']}",
+        f"config: {'same' if d['config_hash_equal'] else 'different'}",
+        "",
+        f"{'count':<12}{'A':>10}{'B':>10}{'B-A':>10}",
+    ]
     for key in ("input", "kept", "rejected", "quarantined"):
         va, vb = d["counts"]["a"][key], d["counts"]["b"][key]
         lines.append(f"{key:<12}{va:>10}{vb:>10}{vb - va:>+10}")
@@ -53,14 +68,24 @@ def format_diff(d: dict[str, Any]) -> str:
     for s in d["stages"]:
         oa = s["a"]["out"] if s["a"] else "-"
         ob = s["b"]["out"] if s["b"] else "-"
-        reasons = sorted(set((s["a"] or {}).get("dropped", {})) | set((s["b"] or {})
-                                                                        .get("dropped", {})))
-        delta = ", ".join(
-            f"{r} {((s['b'] or {}).get('dropped', {}).get(r, 0)) - ((s['a'] or {}).get('dropped', {}).get(r, 0)):+d}"  # noqa: E501
-            for r in reasons) or "-"
-        lines.append(f"{s['name']:<14}{oa!s:>9}{ob!s:>10}   {'yes' if s['same_fingerprint'] else 'no':<10} {delta}")  # noqa: E501
-    lines += ["", f"kept ids: {d['ids_common']} common, {d['ids_added']} added in B, "
-              f"{d['ids_removed']} removed in B"]
+        reasons = sorted(
+            set((s["a"] or {}).get("dropped", {})) | set((s["b"] or {}).get("dropped", {}))
+        )
+        delta = (
+            ", ".join(
+                f"{r} {((s['b'] or {}).get('dropped', {}).get(r, 0)) - ((s['a'] or {}).get('dropped', {}).get(r, 0)):+d}"  # noqa: E501
+                for r in reasons
+            )
+            or "-"
+        )
+        lines.append(
+            f"{s['name']:<14}{oa!s:>9}{ob!s:>10}   {'yes' if s['same_fingerprint'] else 'no':<10} {delta}"
+        )  # noqa: E501
+    lines += [
+        "",
+        f"kept ids: {d['ids_common']} common, {d['ids_added']} added in B, "
+        f"{d['ids_removed']} removed in B",
+    ]
     if d["examples_added"]:
         lines.append("  added:   " + ", ".join(d["examples_added"]))
     if d["examples_removed"]:

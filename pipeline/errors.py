@@ -14,8 +14,10 @@ def describe(exc: BaseException) -> str:
     from concurrent.futures.process import BrokenProcessPool
 
     if isinstance(exc, BrokenProcessPool):
-        return ("a worker process died (killed or out of memory); run the same command again "
-                "to resume from the finished work")
+        return (
+            "a worker process died (killed or out of memory); run the same command again "
+            "to resume from the finished work"
+        )
     if isinstance(exc, FileNotFoundError):
         return f"file not found: {exc.filename}"
     if isinstance(exc, PermissionError):

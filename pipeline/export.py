@@ -25,12 +25,24 @@ FORMATS = ("", "sft", "instructions", "preference")
 
 _MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 SCHEMAS: dict[str, pa.Schema] = {
-    "sft": pa.schema([("instruction", pa.string()), ("input", pa.string()),
-                      ("output", pa.string()), ("messages", _MESSAGES)]),
+    "sft": pa.schema(
+        [
+            ("instruction", pa.string()),
+            ("input", pa.string()),
+            ("output", pa.string()),
+            ("messages", _MESSAGES),
+        ]
+    ),
     "instructions": pa.schema([("instruction", pa.string()), ("input", pa.string())]),
-    "preference": pa.schema([("prompt", pa.string()), ("chosen", pa.string()),
-                             ("rejected", pa.string()), ("chosen_score", pa.float64()),
-                             ("rejected_score", pa.float64())]),
+    "preference": pa.schema(
+        [
+            ("prompt", pa.string()),
+            ("chosen", pa.string()),
+            ("rejected", pa.string()),
+            ("chosen_score", pa.float64()),
+            ("rejected_score", pa.float64()),
+        ]
+    ),
 }
 
 
@@ -48,8 +60,12 @@ def export_columns(fmt: str, table: pa.Table) -> dict[str, pa.Array]:
         return {}
     from synth.records import instruction_of, preference_row, sft_row
 
-    docs = [Doc(i, t, m) for i, t, m in zip(table["id"].to_pylist(), table["text"].to_pylist(),
-                                            table["meta"].to_pylist())]
+    docs = [
+        Doc(i, t, m)
+        for i, t, m in zip(
+            table["id"].to_pylist(), table["text"].to_pylist(), table["meta"].to_pylist()
+        )
+    ]
     if fmt == "sft":
         rows = [sft_row(d) for d in docs]
     elif fmt == "instructions":

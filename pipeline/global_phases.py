@@ -53,10 +53,16 @@ def run_scan(task: ScanTask) -> dict[str, Any]:
         parts = table["_part"].to_numpy()
         bounds = [0, *[i for i in range(1, len(parts)) if parts[i] != parts[i - 1]], len(parts)]
         for lo, hi in zip(bounds, bounds[1:]):
-            write_ipc(out / f"{task.shard_index:06d}.p{int(parts[lo]):04d}.arrow",
-                      table.slice(lo, hi - lo))
-    result = {"shard": task.shard_index, "rows": table.num_rows, "docs": len(docs),
-              "seconds": time.perf_counter() - started}
+            write_ipc(
+                out / f"{task.shard_index:06d}.p{int(parts[lo]):04d}.arrow",
+                table.slice(lo, hi - lo),
+            )
+    result = {
+        "shard": task.shard_index,
+        "rows": table.num_rows,
+        "docs": len(docs),
+        "seconds": time.perf_counter() - started,
+    }
     write_json(out / f"{task.shard_index:06d}.done.json", result)
     return result
 
@@ -71,8 +77,7 @@ def run_reduce(task: ReduceTask) -> dict[str, Any]:
     result_table = stage.reduce(rows)
     out = Path(task.step.out_dir) / "reduce"
     write_ipc(out / f"p{task.part:04d}.arrow", result_table)
-    result = {"part": task.part, "rows": rows.num_rows,
-              "seconds": time.perf_counter() - started}
+    result = {"part": task.part, "rows": rows.num_rows, "seconds": time.perf_counter() - started}
     write_json(out / f"p{task.part:04d}.done.json", result)
     return result
 
@@ -101,8 +106,10 @@ def phase_seconds(step: StageStep) -> dict[str, float]:
     """Worker seconds spent in scan, reduce and finalize (from their completion markers)."""
     root = Path(step.out_dir)
     out = {}
-    for phase, pattern in (("scan", "scan/*.done.json"), ("reduce", "reduce/*.done.json"),
-                           ("finalize", "finalize.done.json")):
+    for phase, pattern in (
+        ("scan", "scan/*.done.json"),
+        ("reduce", "reduce/*.done.json"),
+        ("finalize", "finalize.done.json"),
+    ):
         out[phase] = round(sum(read_json(p)["seconds"] for p in root.glob(pattern)), 3)
     return out
-

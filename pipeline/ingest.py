@@ -37,14 +37,22 @@ class IngestTask:
 
     @property
     def fingerprint(self) -> str:
-        key = [INGEST_VERSION, *identity(self.path), self.fmt, asdict(self.options),
-               self.shard_size]
+        key = [
+            INGEST_VERSION,
+            *identity(self.path),
+            self.fmt,
+            asdict(self.options),
+            self.shard_size,
+        ]
         return hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
 
 
 def make_tasks(paths: list[str], input_cfg: dict[str, Any], work: Path) -> list[IngestTask]:
-    opts = InputOptions(text_field=input_cfg["text_field"], id_field=input_cfg["id_field"],
-                        max_bytes=input_cfg["max_record_bytes"])
+    opts = InputOptions(
+        text_field=input_cfg["text_field"],
+        id_field=input_cfg["id_field"],
+        max_bytes=input_cfg["max_record_bytes"],
+    )
     tasks = []
     for p in paths:
         fmt = input_cfg["format"] if input_cfg["format"] != "auto" else detect_format(p)
@@ -92,8 +100,9 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
         name = f"{task.fingerprint}-{k:05d}"
         table = pa.table(rows, schema=SHARD_SCHEMA)
         write_ipc(out / f"{name}.arrow", table)
-        shards.append({"id": name, "rows": len(rows["id"]),
-                       "length_hist": length_hist(rows["text"])})
+        shards.append(
+            {"id": name, "rows": len(rows["id"]), "length_hist": length_hist(rows["text"])}
+        )
         for col in rows.values():
             col.clear()
 
@@ -104,9 +113,14 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
         error = _validate(rec, max_bytes)
         if error:
             raw = rec.text if isinstance(rec.text, str) else repr(rec.text)
-            for key, value in (("id", rec.id), ("source", task.path), ("line", rec.line),
-                               ("stage", "read"), ("error", error),
-                               ("raw", None if rec.text is None else raw[:RAW_PREVIEW])):
+            for key, value in (
+                ("id", rec.id),
+                ("source", task.path),
+                ("line", rec.line),
+                ("stage", "read"),
+                ("error", error),
+                ("raw", None if rec.text is None else raw[:RAW_PREVIEW]),
+            ):
                 bad[key].append(value)
             continue
         ids.append(rec.id if rec.id is not None else f"{task.path}:{rec.line}")
@@ -119,7 +133,14 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
         flush()
     quarantined = len(bad["error"])
     write_ipc(out / "quarantine.arrow", pa.table(bad, schema=QUARANTINE_SCHEMA))
-    marker = {"path": task.path, "format": task.fmt, "bytes": size, "sha256": sha.hexdigest(),
-              "records": records, "quarantined": quarantined, "shards": shards}
+    marker = {
+        "path": task.path,
+        "format": task.fmt,
+        "bytes": size,
+        "sha256": sha.hexdigest(),
+        "records": records,
+        "quarantined": quarantined,
+        "shards": shards,
+    }
     write_json(out / "done.json", marker)
     return marker

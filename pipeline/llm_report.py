@@ -37,9 +37,14 @@ def add_provenance(seen: dict[bytes, dict[str, Any]], metas: Iterable[str | None
     for raw in metas:
         meta = orjson.loads(raw) if raw else {}
         found = [meta.get(k) for k in PROVENANCE_KEYS] + list(meta.get("responses") or [])
-        add_entries(seen, ({**{k: item.get(k) for k in ENGINE_FIELDS},
-                            "sampling": item.get("sampling")}
-                           for item in found if isinstance(item, dict) and "model" in item))
+        add_entries(
+            seen,
+            (
+                {**{k: item.get(k) for k in ENGINE_FIELDS}, "sampling": item.get("sampling")}
+                for item in found
+                if isinstance(item, dict) and "model" in item
+            ),
+        )
 
 
 def ordered(seen: dict[bytes, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -58,22 +63,33 @@ def stage_figures(stage: dict[str, Any]) -> dict[str, Any] | None:
     decoded = int(sums.get("_engine_tokens", 0))
     parse = stage["dropped"].get(f"{stage['type']}:parse_error", 0)
     truncated = stage["dropped"].get(f"{stage['type']}:truncated", 0)
-    return {"name": stage["name"], "records": emitted, "calls": calls, "cache_hits": hits,
-            "cache_misses": calls - hits, "prompt_tokens": int(sums.get("prompt_tokens", 0)),
-            "completion_tokens": completion, "engine_tokens": decoded,
-            "seconds": stage["seconds"],
-            "engine_tokens_per_s": _rate(decoded, stage["seconds"]) if decoded else None,
-            "parse_errors": parse, "parse_failure_rate": _rate(parse, emitted),
-            "truncated": truncated, "truncation_rate": _rate(truncated, emitted)}
+    return {
+        "name": stage["name"],
+        "records": emitted,
+        "calls": calls,
+        "cache_hits": hits,
+        "cache_misses": calls - hits,
+        "prompt_tokens": int(sums.get("prompt_tokens", 0)),
+        "completion_tokens": completion,
+        "engine_tokens": decoded,
+        "seconds": stage["seconds"],
+        "engine_tokens_per_s": _rate(decoded, stage["seconds"]) if decoded else None,
+        "parse_errors": parse,
+        "parse_failure_rate": _rate(parse, emitted),
+        "truncated": truncated,
+        "truncation_rate": _rate(truncated, emitted),
+    }
 
 
-def synthesis_report(stages: list[dict[str, Any]], engines: list[dict[str, Any]], fmt: str
-                     ) -> dict[str, Any]:
+def synthesis_report(
+    stages: list[dict[str, Any]], engines: list[dict[str, Any]], fmt: str
+) -> dict[str, Any]:
     """The manifest's ``synthesis`` section for a dataset published after ``stages``."""
     figures = [f for f in map(stage_figures, stages) if f is not None]
     pairs = sum(s["stat_sums"].get("pairs", 0) for s in stages if s["type"] == "judge")
-    consistent = sum(s["stat_sums"].get("consistent_pairs", 0) for s in stages
-                     if s["type"] == "judge")
+    consistent = sum(
+        s["stat_sums"].get("consistent_pairs", 0) for s in stages if s["type"] == "judge"
+    )
     return {
         "format": fmt or "corpus",
         "engines": engines,
@@ -82,8 +98,9 @@ def synthesis_report(stages: list[dict[str, Any]], engines: list[dict[str, Any]]
         "cache_hits": sum(f["cache_hits"] for f in figures),
         "cache_misses": sum(f["cache_misses"] for f in figures),
         "tokens_generated": sum(f["completion_tokens"] for f in figures),
-        "parse_failure_rate": _rate(sum(f["parse_errors"] for f in figures),
-                                    sum(f["records"] for f in figures)),
+        "parse_failure_rate": _rate(
+            sum(f["parse_errors"] for f in figures), sum(f["records"] for f in figures)
+        ),
         "judge_pairs": int(pairs),
         "judge_consistency_rate": _rate(consistent, pairs),
     }

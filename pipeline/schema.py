@@ -15,26 +15,40 @@ from typing import Any, Literal, Union
 SECTIONS: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "input": {
         "paths": (list[str], None, "input files or globs (relative to the working directory)"),
-        "format": (Literal["auto", "jsonl", "parquet", "txt", "hf", "warc", "wet"], "auto",
-                   "reader; auto picks by extension (.jsonl[.gz|.zst], .parquet, folder)"),
+        "format": (
+            Literal["auto", "jsonl", "parquet", "txt", "hf", "warc", "wet"],
+            "auto",
+            "reader; auto picks by extension (.jsonl[.gz|.zst], .parquet, folder)",
+        ),
         "text_field": (str, "text", "field holding the document text"),
         "id_field": (str | None, "id", "field holding a stable id; null derives path:line"),
         "max_record_bytes": (int, 8_000_000, "records larger than this are quarantined"),
         "shard_size": (int, 10_000, "records per shard (the unit of parallel work and resume)"),
     },
     "output": {
-        "dir": (str, "out", "root, a folder or an fsspec URL (s3://bucket/prefix, ...); "
-                            "versions go to <dir>/<name>/vNNNN"),
-        "work_dir": (str | None, None, "POSIX folder for intermediate shards and markers "
-                     "(shared by all nodes on a cluster); null: <dir>/<name>/_work, or for a "
-                     "URL dir a cache folder of this machine"),
+        "dir": (
+            str,
+            "out",
+            "root, a folder or an fsspec URL (s3://bucket/prefix, ...); "
+            "versions go to <dir>/<name>/vNNNN",
+        ),
+        "work_dir": (
+            str | None,
+            None,
+            "POSIX folder for intermediate shards and markers "
+            "(shared by all nodes on a cluster); null: <dir>/<name>/_work, or for a "
+            "URL dir a cache folder of this machine",
+        ),
         "compression_level": (int, 3, "zstd level of the published parquet files"),
     },
     "executor": {
         "type": (Literal["local", "ray"], "local", "where stages run"),
         "workers": (int | None, None, "processes (local) or parallel tasks; null = CPUs"),
-        "max_error_fraction": (float, 0.05,
-                               "a stage quarantining more than this fraction of its input fails"),
+        "max_error_fraction": (
+            float,
+            0.05,
+            "a stage quarantining more than this fraction of its input fails",
+        ),
         "address": (str | None, None, "ray: cluster address (auto, ray://...) or null"),
         "num_cpus": (int | None, None, "ray: CPUs of a locally started cluster"),
         "object_store_memory": (int | None, None, "ray: object store bytes (local cluster)"),
@@ -81,12 +95,16 @@ def matches(value: Any, tp: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin in (list, tuple):
         args = typing.get_args(tp)
-        return isinstance(value, list) and all(matches(v, args[0]) for v in value) if args \
+        return (
+            isinstance(value, list) and all(matches(v, args[0]) for v in value)
+            if args
             else isinstance(value, list)
+        )
     if origin is dict:
         k, v = typing.get_args(tp) or (Any, Any)
-        return isinstance(value, dict) and all(matches(a, k) and matches(b, v)
-                                               for a, b in value.items())
+        return isinstance(value, dict) and all(
+            matches(a, k) and matches(b, v) for a, b in value.items()
+        )
     if isinstance(tp, type):
         return isinstance(value, tp)
     return True
@@ -142,18 +160,23 @@ def check_stage_params(index: int, given: Any) -> dict[str, Any]:
     if "publish" in given:
         name = given["publish"]
         if not isinstance(name, str) or not name or "/" in name or name.startswith((".", "_")):
-            raise ConfigError(f"{where}.publish: a dataset name (non-empty, no '/', not starting "
-                              f"with '.' or '_'), got {name!r}")
+            raise ConfigError(
+                f"{where}.publish: a dataset name (non-empty, no '/', not starting "
+                f"with '.' or '_'), got {name!r}"
+            )
         out["publish"] = name
     for key, value in given.items():
         if key in ("type", "publish"):
             continue
         if key not in types_:
-            raise ConfigError(f"{where} ({stype}).{key}: unknown parameter; allowed: "
-                              f"{', '.join(types_) or '(none)'}")
+            raise ConfigError(
+                f"{where} ({stype}).{key}: unknown parameter; allowed: "
+                f"{', '.join(types_) or '(none)'}"
+            )
         if not matches(value, types_[key]):
-            raise ConfigError(f"{where} ({stype}).{key}: expected {type_name(types_[key])}, "
-                              f"got {value!r}")
+            raise ConfigError(
+                f"{where} ({stype}).{key}: expected {type_name(types_[key])}, got {value!r}"
+            )
     for f in dataclasses.fields(cls):
         if f.name in ("type", "publish"):
             raise ConfigError(f"stage class {cls.__name__} may not have a parameter {f.name!r}")

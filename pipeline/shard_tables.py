@@ -28,8 +28,10 @@ _ROW, _STATS = operator.attrgetter("row"), operator.attrgetter("stats")
 def table_to_docs(table: pa.Table) -> tuple[list[Doc], Originals]:
     """The table's rows as docs, and their upstream values (the same lists, no extra pass)."""
     ids, texts, metas = (table.column(c).to_pylist() for c in ("id", "text", "meta"))
-    docs = [Doc(i, t, m, {}, None, None, None, r)  # positional: a third cheaper per row
-            for r, (i, t, m) in enumerate(zip(ids, texts, metas))]
+    docs = [
+        Doc(i, t, m, {}, None, None, None, r)  # positional: a third cheaper per row
+        for r, (i, t, m) in enumerate(zip(ids, texts, metas))
+    ]
     return docs, Originals(ids, texts, metas)
 
 
@@ -57,8 +59,13 @@ def _stats_json(doc: Doc) -> str | None:
     return orjson.dumps(doc.stats).decode() if doc.stats else None
 
 
-def build_rows(upstream: pa.Table, orig: Originals | None, docs: list[Doc], key: str,
-               extra: dict[str, list[Any]] | None = None) -> tuple[pa.Table, pa.Table | None]:
+def build_rows(
+    upstream: pa.Table,
+    orig: Originals | None,
+    docs: list[Doc],
+    key: str,
+    extra: dict[str, list[Any]] | None = None,
+) -> tuple[pa.Table, pa.Table | None]:
     """(full table, delta table or None) for ``docs`` after a stage ran on ``upstream``.
     ``orig`` None: the stage edits nothing (a filter), so docs are not compared with it."""
     rows = list(map(_ROW, docs))
@@ -76,8 +83,9 @@ def build_rows(upstream: pa.Table, orig: Originals | None, docs: list[Doc], key:
             cols[name] = taken[name]
             continue
         untouched = False
-        values = [d.meta_out() for d in docs] if name == "meta" else [getattr(d, attr)
-                                                                         for d in docs]
+        values = (
+            [d.meta_out() for d in docs] if name == "meta" else [getattr(d, attr) for d in docs]
+        )
         cols[name] = pa.array(values, pa.string())
     carried = [c for c in upstream.column_names if c.startswith("stats.") or c == "_line"]
     for c in carried:
@@ -96,8 +104,7 @@ def build_rows(upstream: pa.Table, orig: Originals | None, docs: list[Doc], key:
     return full, delta
 
 
-def write_output(path: Path, full: pa.Table, delta: pa.Table | None, upstream_path: Path
-                 ) -> None:
+def write_output(path: Path, full: pa.Table, delta: pa.Table | None, upstream_path: Path) -> None:
     """Write the delta (pointing at ``upstream_path``) when there is one, else the full table."""
     if delta is None:
         write_ipc(path, full)
@@ -114,9 +121,13 @@ def load_output(path: Path) -> pa.Table:
         return table
     base = load_output(path.parent / meta[UPSTREAM_KEY].decode())
     rows = table["_row"]
-    if not (len(rows) == base.num_rows and
-            (len(rows) == 0 or rows.equals(pa.chunked_array([pa.array(range(len(rows)),
-                                                                       pa.int32())])))):
+    if not (
+        len(rows) == base.num_rows
+        and (
+            len(rows) == 0
+            or rows.equals(pa.chunked_array([pa.array(range(len(rows)), pa.int32())]))
+        )
+    ):
         base = base.take(rows)
     for name in table.column_names:
         if name != "_row":

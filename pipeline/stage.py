@@ -63,8 +63,10 @@ class Stage:
             if f.name in self.operational:
                 continue
             value = getattr(self, f.name)
-            default = f.default if f.default is not dataclasses.MISSING else (
-                f.default_factory() if f.default_factory is not dataclasses.MISSING else None
+            default = (
+                f.default
+                if f.default is not dataclasses.MISSING
+                else (f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
             )
             if value != default:
                 out[f.name] = value
@@ -74,7 +76,9 @@ class Stage:
         """Identity of this stage's output: hash(upstream, name@version, non-default params)."""
         payload = json.dumps(
             [upstream, f"{self.name}@{self.version}", self.non_default_params()],
-            sort_keys=True, ensure_ascii=False, default=str,
+            sort_keys=True,
+            ensure_ascii=False,
+            default=str,
         )
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 

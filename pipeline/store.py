@@ -47,9 +47,11 @@ class DatasetStore:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
-                raise LockedError(f"another run of dataset {self.root.name!r} is in progress "
-                                  f"({holder}); refusing to run concurrently — wait for it "
-                                  f"to finish (lock: {self.root / '.lock'})") from None
+                raise LockedError(
+                    f"another run of dataset {self.root.name!r} is in progress "
+                    f"({holder}); refusing to run concurrently — wait for it "
+                    f"to finish (lock: {self.root / '.lock'})"
+                ) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
             yield
@@ -58,8 +60,11 @@ class DatasetStore:
 
     def versions(self) -> list[Path]:
         """Published versions (those with a manifest), oldest first."""
-        found = [p for p in self.root.glob("v*") if VERSION_RE.match(p.name)
-                 and (p / "manifest.json").exists()]
+        found = [
+            p
+            for p in self.root.glob("v*")
+            if VERSION_RE.match(p.name) and (p / "manifest.json").exists()
+        ]
         return sorted(found, key=lambda p: int(p.name[1:]))
 
     def next_version_name(self) -> str:

@@ -28,8 +28,9 @@ def length_hist(texts: pa.ChunkedArray | pa.Array | list[str]) -> list[int]:
         import pyarrow.compute as pc
 
         lengths = pc.utf8_length(texts).to_numpy(zero_copy_only=False)
-    return np.bincount(np.searchsorted(LENGTH_BINS, lengths, side="right"),
-                       minlength=len(LENGTH_BINS) + 1).tolist()
+    return np.bincount(
+        np.searchsorted(LENGTH_BINS, lengths, side="right"), minlength=len(LENGTH_BINS) + 1
+    ).tolist()
 
 
 def shard_summary(table: pa.Table, texts: list[str] | None = None) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def shard_summary(table: pa.Table, texts: list[str] | None = None) -> dict[str, 
     ``texts``: the shard's texts as a list, when the caller has them (saves a conversion)."""
     stats: dict[str, dict[str, dict[str, Any]]] = {}
     for col in (c for c in table.column_names if c.startswith("stats.")):
-        per_key = stats.setdefault(col[len("stats."):], {})
+        per_key = stats.setdefault(col[len("stats.") :], {})
         for raw in table[col].to_pylist():
             if raw is None:
                 continue
@@ -49,8 +50,7 @@ def shard_summary(table: pa.Table, texts: list[str] | None = None) -> dict[str, 
                 acc["n"] += 1
                 if len(acc["sample"]) < SAMPLE_PER_SHARD:
                     acc["sample"].append(value)
-    return {"length_hist": length_hist(table["text"] if texts is None else texts),
-            "stats": stats}
+    return {"length_hist": length_hist(table["text"] if texts is None else texts), "stats": stats}
 
 
 def merge(input_hists: list[list[int]], shards: list[dict[str, Any]]) -> dict[str, Any]:
@@ -63,19 +63,26 @@ def merge(input_hists: list[list[int]], shards: list[dict[str, Any]]) -> dict[st
     for s in shards:
         for stage, keys in s["stats"].items():
             for key, acc in keys.items():
-                m = merged.setdefault(stage, {}).setdefault(key, {"sum": 0.0, "n": 0,
-                                                                  "sample": []})
+                m = merged.setdefault(stage, {}).setdefault(key, {"sum": 0.0, "n": 0, "sample": []})
                 m["sum"] += acc["sum"]
                 m["n"] += acc["n"]
-                m["sample"].extend(acc["sample"][:max(0, SAMPLE_TOTAL - len(m["sample"]))])
+                m["sample"].extend(acc["sample"][: max(0, SAMPLE_TOTAL - len(m["sample"]))])
     for stage, keys in merged.items():
         for key, m in keys.items():
             values = np.array(m["sample"], dtype=float)
             q = np.quantile(values, [0.1, 0.5, 0.9]).tolist()
             numeric.setdefault(stage, {})[key] = {
-                "sum": round(m["sum"], 6), "mean": round(m["sum"] / m["n"], 6),
-                "p10": q[0], "p50": q[1], "p90": q[2],
+                "sum": round(m["sum"], 6),
+                "mean": round(m["sum"] / m["n"], 6),
+                "p10": q[0],
+                "p50": q[1],
+                "p90": q[2],
                 "hist": np.histogram(values, bins=20)[0].tolist(),
-                "hist_range": [float(values.min()), float(values.max())]}
-    return {"length_bins": LENGTH_BINS.tolist(), "length_hist_input": list(map(int, hist_in)),
-            "length_hist_kept": list(map(int, hist_kept)), "stats": numeric}
+                "hist_range": [float(values.min()), float(values.max())],
+            }
+    return {
+        "length_bins": LENGTH_BINS.tolist(),
+        "length_hist_input": list(map(int, hist_in)),
+        "length_hist_kept": list(map(int, hist_kept)),
+        "stats": numeric,
+    }

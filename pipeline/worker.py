@@ -116,19 +116,25 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
         base = Path(step.out_dir) / task.shard_id
         reasons = [f"{step.params['type']}:{d.reason}" for d in rejected]
         if rejected:  # side files are written only when non-empty (the marker has counts)
-            write_ipc(base.with_suffix(".rejected.arrow"),
-                      build_rows(table, compare_with, rejected, step.key,
-                                 {"reason": reasons})[0])
+            write_ipc(
+                base.with_suffix(".rejected.arrow"),
+                build_rows(table, compare_with, rejected, step.key, {"reason": reasons})[0],
+            )
         if broken:
-            write_ipc(base.with_suffix(".quarantine.arrow"),
-                      _quarantine(task, step, table, broken))
+            write_ipc(base.with_suffix(".quarantine.arrow"), _quarantine(task, step, table, broken))
         kept_table, delta = build_rows(table, compare_with, kept, step.key)
         write_output(base.with_suffix(".arrow"), kept_table, delta, upstream_path)
         upstream_path = base.with_suffix(".arrow")
-        result = {"shard": task.shard_id, "key": step.key, "in": n_in, "out": len(kept),
-                  "dropped": dict(Counter(reasons)), "quarantined": len(broken),
-                  "seconds": time.perf_counter() - started,
-                  "stat_sums": sums}
+        result = {
+            "shard": task.shard_id,
+            "key": step.key,
+            "in": n_in,
+            "out": len(kept),
+            "dropped": dict(Counter(reasons)),
+            "quarantined": len(broken),
+            "seconds": time.perf_counter() - started,
+            "stat_sums": sums,
+        }
         if step.summarize:
             result["summary"] = shard_summary(kept_table, [d.text for d in kept])
         write_json(base.with_suffix(".done.json"), result)
@@ -187,10 +193,16 @@ def _add_stats(sums: dict[str, float], d: Doc) -> None:
                 sums[key] = sums.get(key, 0) + value
 
 
-def _quarantine(task: SegmentTask, step: StageStep, table: pa.Table, docs: list[Doc]
-                ) -> pa.Table:
+def _quarantine(task: SegmentTask, step: StageStep, table: pa.Table, docs: list[Doc]) -> pa.Table:
     lines = [table["_line"][d.row].as_py() if d.row >= 0 else -1 for d in docs]
-    return pa.table({"id": [d.id for d in docs], "source": [task.source] * len(docs),
-                     "line": lines, "stage": [step.params["type"]] * len(docs),
-                     "error": [d.error for d in docs], "raw": [d.text[:1000] for d in docs]},
-                    schema=QUARANTINE_SCHEMA)
+    return pa.table(
+        {
+            "id": [d.id for d in docs],
+            "source": [task.source] * len(docs),
+            "line": lines,
+            "stage": [step.params["type"]] * len(docs),
+            "error": [d.error for d in docs],
+            "raw": [d.text[:1000] for d in docs],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )

@@ -31,8 +31,9 @@ class LLMCache:
     def __init__(self, directory: str | Path) -> None:
         self.path = Path(directory).expanduser() / "llm_cache.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60, isolation_level=None,
-                                   check_same_thread=False)
+        self._db = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, result TEXT)")
@@ -50,8 +51,10 @@ class LLMCache:
     def put(self, key: str, result: LLMResult) -> None:
         if result.error is not None:
             return
-        self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)",
-                         (key, json.dumps(result.to_record(), ensure_ascii=False)))
+        self._db.execute(
+            "INSERT OR REPLACE INTO calls VALUES (?, ?)",
+            (key, json.dumps(result.to_record(), ensure_ascii=False)),
+        )
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
@@ -69,8 +72,9 @@ class CachedBackend:
         self.kind = inner.kind
         self.model = inner.model
 
-    def generate(self, requests: Sequence[LLMRequest],
-                 on_result: OnResult | None = None) -> list[LLMResult]:
+    def generate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         keys = [identity(self.kind, self.model, r) for r in requests]
         results: list[LLMResult | None] = [self.cache.get(k) for k in keys]
         for i, res in enumerate(results):

@@ -27,21 +27,30 @@ from synth.textrules import NOVELTY_MAX_ROUGE, max_rouge, normalize_chars
 
 
 def qa_schema(k: int) -> dict[str, Any]:
-    pair = {"type": "object", "additionalProperties": False, "required": ["question", "answer"],
-            "properties": {"question": {"type": "string", "minLength": 1},
-                           "answer": {"type": "string", "minLength": 1}}}
-    return {"type": "object", "additionalProperties": False, "required": ["pairs"],
-            "properties": {"pairs": {"type": "array", "items": pair,
-                                     "minItems": 1, "maxItems": k}}}
+    pair = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["question", "answer"],
+        "properties": {
+            "question": {"type": "string", "minLength": 1},
+            "answer": {"type": "string", "minLength": 1},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["pairs"],
+        "properties": {"pairs": {"type": "array", "items": pair, "minItems": 1, "maxItems": k}},
+    }
 
 
 def support(answer: str, document: str) -> float:
     """Share of the answer's normalized character bigrams found in the document (0..1)."""
     a, d = normalize_chars(answer), normalize_chars(document)
-    grams = [a[i:i + 2] for i in range(len(a) - 1)] or ([a] if a else [])
+    grams = [a[i : i + 2] for i in range(len(a) - 1)] or ([a] if a else [])
     if not grams:
         return 0.0
-    doc_grams = {d[i:i + 2] for i in range(len(d) - 1)} | set(d)
+    doc_grams = {d[i : i + 2] for i in range(len(d) - 1)} | set(d)
     return sum(g in doc_grams for g in grams) / len(grams)
 
 
@@ -72,21 +81,36 @@ class SynthDocQA(LLMStage):
     def process(self, docs: list[Doc]) -> list[Doc]:
         tpl = load_template(self.template)
         schema = qa_schema(self.k)
-        docs = [d for d in docs if len(d.text) >= self.min_doc_chars
-                and (self.sample_rate >= 1.0 or in_sample(d.id, self.sample_rate))]
-        texts = [d.text[:self.max_doc_chars] for d in docs]
-        requests = [LLMRequest(messages=tpl.render(k=self.k, document=untrusted(t)),
-                               sampling=self.sampling(), json_schema=schema) for t in texts]
+        docs = [
+            d
+            for d in docs
+            if len(d.text) >= self.min_doc_chars
+            and (self.sample_rate >= 1.0 or in_sample(d.id, self.sample_rate))
+        ]
+        texts = [d.text[: self.max_doc_chars] for d in docs]
+        requests = [
+            LLMRequest(
+                messages=tpl.render(k=self.k, document=untrusted(t)),
+                sampling=self.sampling(),
+                json_schema=schema,
+            )
+            for t in texts
+        ]
         out: list[Doc] = []
         for doc, text, outcome in zip(docs, texts, self.call(requests)):
             llm = self.llm_meta(outcome, tpl)
             reason, error = failure(outcome)
             if reason or error:
-                out.append(self.new_doc(
-                    child_id(doc.id, self.name, 0), outcome.result.text[:2000],
-                    {"source_id": doc.id, "synth": llm},
-                    {**outcome.stats(), "index": 0, "support": 0.0, "max_rouge": 0.0},
-                    reason=reason, error=error))
+                out.append(
+                    self.new_doc(
+                        child_id(doc.id, self.name, 0),
+                        outcome.result.text[:2000],
+                        {"source_id": doc.id, "synth": llm},
+                        {**outcome.stats(), "index": 0, "support": 0.0, "max_rouge": 0.0},
+                        reason=reason,
+                        error=error,
+                    )
+                )
                 continue
             questions: list[str] = []
             for i, pair in enumerate(outcome.result.parsed["pairs"]):
@@ -103,10 +127,19 @@ class SynthDocQA(LLMStage):
                     rule = "unsupported"
                 questions.append(q)
                 calls = outcome.stats() if i == 0 else zero_stats()
-                out.append(self.new_doc(
-                    child_id(doc.id, self.name, i), q,
-                    {"source_id": doc.id, "instruction": q, "input": "", "output": a,
-                     "synth": llm},
-                    {**calls, "index": i, "support": round(sup, 4), "max_rouge": round(sim, 4)},
-                    reason=rule))
+                out.append(
+                    self.new_doc(
+                        child_id(doc.id, self.name, i),
+                        q,
+                        {
+                            "source_id": doc.id,
+                            "instruction": q,
+                            "input": "",
+                            "output": a,
+                            "synth": llm,
+                        },
+                        {**calls, "index": i, "support": round(sup, 4), "max_rouge": round(sim, 4)},
+                        reason=rule,
+                    )
+                )
         return out

@@ -26,16 +26,34 @@ from synth.templates import Template, load_template, untrusted
 from synth.textrules import is_refusal, lcs_length, normalize_chars, rouge_l
 
 METHODS = ("constraints", "deepen", "concretize", "reasoning", "breadth")
-SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": False,
-                          "required": ["instruction"],
-                          "properties": {"instruction": {"type": "string", "minLength": 1}}}
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["instruction"],
+    "properties": {"instruction": {"type": "string", "minLength": 1}},
+}
 #: Words of the rewriting prompt that never belong in an evolved instruction.
-PROMPT_WORDS = ("原始指令", "改写后的指令", "改写后指令", "新指令：", "#Given Prompt#",
-                "#Rewritten Prompt#", "<document>")
+PROMPT_WORDS = (
+    "原始指令",
+    "改写后的指令",
+    "改写后指令",
+    "新指令：",
+    "#Given Prompt#",
+    "#Rewritten Prompt#",
+    "<document>",
+)
 
 
-def eliminate(evolved: str, parent: str, template: Template, *, in_depth: bool,
-              min_chars: int, max_chars: int, max_parent_rouge: float) -> str | None:
+def eliminate(
+    evolved: str,
+    parent: str,
+    template: Template,
+    *,
+    in_depth: bool,
+    min_chars: int,
+    max_chars: int,
+    max_parent_rouge: float,
+) -> str | None:
     """The elimination rule an evolved instruction breaks (None if it survives)."""
     e, p = normalize_chars(evolved), normalize_chars(parent)
     if is_refusal(evolved):
@@ -83,25 +101,47 @@ class EvolInstruct(LLMStage):
         for doc in docs:
             parent = user_message(*instruction_of(doc))
             jobs += [(doc, parent, j, m) for j, m in enumerate(self.chosen_methods(doc))]
-        requests = [LLMRequest(
-            messages=load_template(f"evol_{m}").render(instruction=untrusted(parent)),
-            sampling=self.sampling(), json_schema=SCHEMA) for _, parent, _, m in jobs]
+        requests = [
+            LLMRequest(
+                messages=load_template(f"evol_{m}").render(instruction=untrusted(parent)),
+                sampling=self.sampling(),
+                json_schema=SCHEMA,
+            )
+            for _, parent, _, m in jobs
+        ]
         out = []
         for (doc, parent, j, method), outcome in zip(jobs, self.call(requests)):
             tpl = load_template(f"evol_{method}")
-            meta = {"source_id": doc.id, "evol_method": method, "parent_instruction": parent,
-                    "synth": self.llm_meta(outcome, tpl)}
+            meta = {
+                "source_id": doc.id,
+                "evol_method": method,
+                "parent_instruction": parent,
+                "synth": self.llm_meta(outcome, tpl),
+            }
             reason, error = failure(outcome)
             text = outcome.result.text[:2000]
             sim = 0.0
             if not (reason or error):
                 text = outcome.result.parsed["instruction"].strip()
                 sim = rouge_l(text, parent)
-                reason = eliminate(text, parent, tpl, in_depth=method != "breadth",
-                                   min_chars=self.min_chars, max_chars=self.max_chars,
-                                   max_parent_rouge=self.max_parent_rouge)
+                reason = eliminate(
+                    text,
+                    parent,
+                    tpl,
+                    in_depth=method != "breadth",
+                    min_chars=self.min_chars,
+                    max_chars=self.max_chars,
+                    max_parent_rouge=self.max_parent_rouge,
+                )
                 meta.update(instruction=text, input="")
-            out.append(self.new_doc(child_id(doc.id, self.name, j), text, meta,
-                                    {**outcome.stats(), "parent_rouge": round(sim, 4)},
-                                    reason=reason, error=error))
+            out.append(
+                self.new_doc(
+                    child_id(doc.id, self.name, j),
+                    text,
+                    meta,
+                    {**outcome.stats(), "parent_rouge": round(sim, 4)},
+                    reason=reason,
+                    error=error,
+                )
+            )
         return out

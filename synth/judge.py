@@ -37,12 +37,20 @@ CRITERIA = ("helpfulness", "correctness", "instruction_following", "fluency")
 _SCORE = {"type": "integer", "enum": list(range(1, 11))}
 _RATIONALE = {"type": "string", "minLength": 1, "maxLength": 200}
 POINTWISE_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": [*CRITERIA, "rationale"],
-    "properties": {**dict.fromkeys(CRITERIA, _SCORE), "rationale": _RATIONALE}}
+    "type": "object",
+    "additionalProperties": False,
+    "required": [*CRITERIA, "rationale"],
+    "properties": {**dict.fromkeys(CRITERIA, _SCORE), "rationale": _RATIONALE},
+}
 PAIRWISE_SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["winner", "rationale"],
-    "properties": {"winner": {"type": "string", "enum": ["A", "B", "tie"]},
-                   "rationale": _RATIONALE}}
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["winner", "rationale"],
+    "properties": {
+        "winner": {"type": "string", "enum": ["A", "B", "tie"]},
+        "rationale": _RATIONALE,
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -80,12 +88,19 @@ class Judge(LLMStage):
                 values = [{"response": untrusted(texts[i]), **extra} for i, _ in keys]
             else:
                 keys = [k for i, j in combinations(ok, 2) for k in ((i, j), (j, i))]
-                values = [{"response_a": untrusted(texts[a]), "response_b": untrusted(texts[b])}
-                          for a, b in keys]
+                values = [
+                    {"response_a": untrusted(texts[a]), "response_b": untrusted(texts[b])}
+                    for a, b in keys
+                ]
             for key, value in zip(keys, values):
                 jobs.append((d, key))
-                requests.append(LLMRequest(messages=tpl.render(instruction=prompt, **value),
-                                           sampling=self.judge_sampling(key), json_schema=schema))
+                requests.append(
+                    LLMRequest(
+                        messages=tpl.render(instruction=prompt, **value),
+                        sampling=self.judge_sampling(key),
+                        json_schema=schema,
+                    )
+                )
             templates[d] = tpl
         by_doc: dict[int, dict[tuple[int, ...], Outcome]] = {}
         for (d, key), outcome in zip(jobs, self.call(requests)):
@@ -114,9 +129,12 @@ class Judge(LLMStage):
                     judged.setdefault(i, []).append(outcome.result.parsed)
             for i, parsed in sorted(judged.items()):
                 scores = {c: round(sum(p[c] for p in parsed) / len(parsed), 4) for c in CRITERIA}
-                responses[i].update(scores=scores, rationale=parsed[0]["rationale"],
-                                    mean=round(sum(scores.values()) / len(CRITERIA), 4),
-                                    judgments=len(parsed))
+                responses[i].update(
+                    scores=scores,
+                    rationale=parsed[0]["rationale"],
+                    mean=round(sum(scores.values()) / len(CRITERIA), 4),
+                    judgments=len(parsed),
+                )
                 usable += 1
         else:
             verdicts = []
@@ -126,8 +144,11 @@ class Judge(LLMStage):
                 ba = outcomes[j, i]
                 both = ab.status == "ok" and ba.status == "ok"
                 winner, agree = pair_verdict(
-                    i, j, ab.result.parsed["winner"] if both else None,
-                    ba.result.parsed["winner"] if both else None)
+                    i,
+                    j,
+                    ab.result.parsed["winner"] if both else None,
+                    ba.result.parsed["winner"] if both else None,
+                )
                 pairs += 1
                 consistent += agree
                 usable += 2 * both  # a judged pair informs on two responses

@@ -30,10 +30,22 @@ DEFAULT_BACKEND: dict[str, Any] = {"type": "llamacpp", "model": "qwen2.5-coder-0
 #: Engine options that change how fast or where calls run, never what they return: left out of
 #: the stage fingerprint (the call cache ignores them too), so moving to another server or
 #: raising concurrency reuses earlier results.
-BACKEND_OPERATIONAL = frozenset({
-    "base_url", "api_key_env", "concurrency", "timeout", "max_retries", "backoff",
-    "max_backoff", "n_threads", "n_batch", "tensor_parallel_size", "gpu_memory_utilization",
-    "enable_prefix_caching"})
+BACKEND_OPERATIONAL = frozenset(
+    {
+        "base_url",
+        "api_key_env",
+        "concurrency",
+        "timeout",
+        "max_retries",
+        "backoff",
+        "max_backoff",
+        "n_threads",
+        "n_batch",
+        "tensor_parallel_size",
+        "gpu_memory_utilization",
+        "enable_prefix_caching",
+    }
+)
 
 
 def backend_identity(config: dict[str, Any]) -> dict[str, Any]:
@@ -47,8 +59,14 @@ _ENGINES: dict[str, Backend] = {}
 #: Stat keys every LLM-generated record carries (summed over the calls charged to it).
 #: ``_cache_hits`` and ``_engine_tokens`` (completion tokens the engine decoded in this run,
 #: i.e. not answered from the cache) are run counters: they reach the manifest, not the record.
-CALL_STATS = ("calls", "_cache_hits", "_engine_tokens", "prompt_tokens", "completion_tokens",
-              "attempts")
+CALL_STATS = (
+    "calls",
+    "_cache_hits",
+    "_engine_tokens",
+    "prompt_tokens",
+    "completion_tokens",
+    "attempts",
+)
 
 
 @dataclass
@@ -65,10 +83,14 @@ class Outcome:
     sampling: Sampling = field(default_factory=Sampling)
 
     def stats(self) -> dict[str, int]:
-        return {"calls": self.attempts, "_cache_hits": self.cache_hits,
-                "_engine_tokens": self.engine_tokens,
-                "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "attempts": self.attempts}
+        return {
+            "calls": self.attempts,
+            "_cache_hits": self.cache_hits,
+            "_engine_tokens": self.engine_tokens,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "attempts": self.attempts,
+        }
 
 
 def zero_stats() -> dict[str, int]:
@@ -85,6 +107,7 @@ def _valid(parsed: Any, schema: Any) -> bool:
     if parsed is None:
         return False
     import jsonschema
+
     return jsonschema.Draft202012Validator(schema).is_valid(parsed)
 
 
@@ -115,10 +138,16 @@ class LLMStage(MapStage):
             value = getattr(self, f.name)
             if f.name == "backend" or f.name == "extra_backends":
                 default = f.default_factory() if callable(f.default_factory) else f.default
-                ident = (backend_identity(value) if isinstance(value, dict)
-                         else [backend_identity(v) for v in value])
-                base = (backend_identity(default) if isinstance(default, dict)
-                        else [backend_identity(v) for v in default])
+                ident = (
+                    backend_identity(value)
+                    if isinstance(value, dict)
+                    else [backend_identity(v) for v in value]
+                )
+                base = (
+                    backend_identity(default)
+                    if isinstance(default, dict)
+                    else [backend_identity(v) for v in default]
+                )
                 params.pop(f.name, None)
                 if ident != base:
                     params[f.name] = ident
@@ -154,8 +183,12 @@ class LLMStage(MapStage):
         return self._engine  # type: ignore[attr-defined,no-any-return]
 
     def sampling(self, **changes: Any) -> Sampling:
-        base = Sampling(temperature=self.temperature, top_p=self.top_p,
-                        max_tokens=self.max_tokens, seed=self.seed)
+        base = Sampling(
+            temperature=self.temperature,
+            top_p=self.top_p,
+            max_tokens=self.max_tokens,
+            seed=self.seed,
+        )
         return dataclasses.replace(base, **changes)
 
     def call(self, requests: list[LLMRequest], engine: Backend | None = None) -> list[Outcome]:
@@ -169,13 +202,17 @@ class LLMStage(MapStage):
             retry = []
             for i, res in zip(pending, results):
                 prev = outcomes[i]
-                out = Outcome(res, attempts=attempt + 1, sampling=current[i].sampling,
-                              cache_hits=(prev.cache_hits if prev else 0) + res.cached,
-                              prompt_tokens=(prev.prompt_tokens if prev else 0) + res.prompt_tokens,
-                              completion_tokens=(prev.completion_tokens if prev else 0)
-                              + res.completion_tokens,
-                              engine_tokens=(prev.engine_tokens if prev else 0)
-                              + (0 if res.cached else res.completion_tokens))
+                out = Outcome(
+                    res,
+                    attempts=attempt + 1,
+                    sampling=current[i].sampling,
+                    cache_hits=(prev.cache_hits if prev else 0) + res.cached,
+                    prompt_tokens=(prev.prompt_tokens if prev else 0) + res.prompt_tokens,
+                    completion_tokens=(prev.completion_tokens if prev else 0)
+                    + res.completion_tokens,
+                    engine_tokens=(prev.engine_tokens if prev else 0)
+                    + (0 if res.cached else res.completion_tokens),
+                )
                 schema = current[i].json_schema
                 if res.error is not None:
                     out.status = "error"
@@ -188,28 +225,53 @@ class LLMStage(MapStage):
             pending = retry
             for i in pending:
                 s = requests[i].sampling
-                current[i] = dataclasses.replace(requests[i], sampling=dataclasses.replace(
-                    s, seed=(s.seed or 0) + attempt + 1,
-                    temperature=max(s.temperature, self.retry_temperature)))
+                current[i] = dataclasses.replace(
+                    requests[i],
+                    sampling=dataclasses.replace(
+                        s,
+                        seed=(s.seed or 0) + attempt + 1,
+                        temperature=max(s.temperature, self.retry_temperature),
+                    ),
+                )
             if not pending:
                 break
         return [o for o in outcomes if o is not None]
 
-    def llm_meta(self, outcome: Outcome, template: Template,
-                 engine: Backend | None = None) -> dict[str, Any]:
+    def llm_meta(
+        self, outcome: Outcome, template: Template, engine: Backend | None = None
+    ) -> dict[str, Any]:
         """Provenance of one generated value: engine, model, sampling, template, tokens."""
         engine = engine or self.engine
-        return {"stage": self.name, "backend": engine.kind, "model": engine.model,
-                "sampling": outcome.sampling.as_dict(), "template": template.name,
-                "template_sha256": template.sha256, "finish_reason": outcome.result.finish_reason,
-                "prompt_tokens": outcome.prompt_tokens,
-                "completion_tokens": outcome.completion_tokens, "attempts": outcome.attempts}
+        return {
+            "stage": self.name,
+            "backend": engine.kind,
+            "model": engine.model,
+            "sampling": outcome.sampling.as_dict(),
+            "template": template.name,
+            "template_sha256": template.sha256,
+            "finish_reason": outcome.result.finish_reason,
+            "prompt_tokens": outcome.prompt_tokens,
+            "completion_tokens": outcome.completion_tokens,
+            "attempts": outcome.attempts,
+        }
 
     @staticmethod
-    def new_doc(doc_id: str, text: str, meta: dict[str, Any], stats: dict[str, Any],
-                reason: str | None = None, error: str | None = None) -> Doc:
-        return Doc(id=doc_id, text=text, meta_json=orjson.dumps(meta).decode(), stats=stats,
-                   reason=reason, error=error)
+    def new_doc(
+        doc_id: str,
+        text: str,
+        meta: dict[str, Any],
+        stats: dict[str, Any],
+        reason: str | None = None,
+        error: str | None = None,
+    ) -> Doc:
+        return Doc(
+            id=doc_id,
+            text=text,
+            meta_json=orjson.dumps(meta).decode(),
+            stats=stats,
+            reason=reason,
+            error=error,
+        )
 
 
 def failure(outcome: Outcome) -> tuple[str | None, str | None]:

@@ -33,8 +33,7 @@ def pair_verdict(i: int, j: int, ab: str | None, ba: str | None) -> tuple[int | 
     return (first, True) if first == second else (None, False)
 
 
-def select_pointwise(scores: Sequence[float | None],
-                     margin: float) -> tuple[int, int] | str:
+def select_pointwise(scores: Sequence[float | None], margin: float) -> tuple[int, int] | str:
     """(chosen, rejected) indices, or the rule: "unscored", "tie", "low_margin"."""
     scored = [(s, i) for i, s in enumerate(scores) if s is not None]
     if len(scored) < 2:
@@ -107,4 +106,3 @@ class PreferencePairs(MapStage):
         doc.set_meta("rejected_score", rejected_score)
         doc.set_meta("chosen_model", responses[c].get("model"))
         doc.set_meta("rejected_model", responses[r].get("model"))
-

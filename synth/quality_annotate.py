@@ -20,9 +20,14 @@ from synth.llm_stage import LLMStage, zero_stats
 from synth.templates import load_template, untrusted
 
 SCHEMA: dict[str, Any] = {
-    "type": "object", "additionalProperties": False, "required": ["score", "rationale"],
-    "properties": {"score": {"type": "integer", "enum": [0, 1, 2, 3, 4, 5]},
-                   "rationale": {"type": "string", "minLength": 1, "maxLength": 200}}}
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["score", "rationale"],
+    "properties": {
+        "score": {"type": "integer", "enum": [0, 1, 2, 3, 4, 5]},
+        "rationale": {"type": "string", "minLength": 1, "maxLength": 200},
+    },
+}
 
 
 def in_sample(doc_id: str, rate: float) -> bool:
@@ -45,9 +50,14 @@ class LLMQualityAnnotate(LLMStage):
     def process(self, docs: list[Doc]) -> list[Doc]:
         tpl = load_template(self.template)
         chosen = [i for i, d in enumerate(docs) if in_sample(d.id, self.sample_rate)]
-        requests = [LLMRequest(
-            messages=tpl.render(document=untrusted(docs[i].text[:self.max_doc_chars])),
-            sampling=self.sampling(), json_schema=SCHEMA) for i in chosen]
+        requests = [
+            LLMRequest(
+                messages=tpl.render(document=untrusted(docs[i].text[: self.max_doc_chars])),
+                sampling=self.sampling(),
+                json_schema=SCHEMA,
+            )
+            for i in chosen
+        ]
         outcomes = dict(zip(chosen, self.call(requests)))
         for i, doc in enumerate(docs):
             outcome = outcomes.get(i)
@@ -56,9 +66,18 @@ class LLMQualityAnnotate(LLMStage):
                 continue
             ok = outcome.status == "ok"
             score = outcome.result.parsed["score"] if ok else -1
-            doc.stats = {**outcome.stats(), "sampled": True, "score": score,
-                         "status": outcome.status}
-            doc.set_meta("llm_quality", {
-                "score": score, "rationale": outcome.result.parsed["rationale"] if ok else None,
-                **self.llm_meta(outcome, tpl)})
+            doc.stats = {
+                **outcome.stats(),
+                "sampled": True,
+                "score": score,
+                "status": outcome.status,
+            }
+            doc.set_meta(
+                "llm_quality",
+                {
+                    "score": score,
+                    "rationale": outcome.result.parsed["rationale"] if ok else None,
+                    **self.llm_meta(outcome, tpl),
+                },
+            )
         return docs

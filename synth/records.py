@@ -30,14 +30,26 @@ def sft_row(doc: Doc) -> dict[str, Any]:
     """One SFT row: chat ``messages`` plus Alpaca-style instruction/input/output columns."""
     instruction, input_text = instruction_of(doc)
     output = str(doc.meta.get("output") or "")
-    return {"id": doc.id, "instruction": instruction, "input": input_text, "output": output,
-            "messages": [{"role": "user", "content": user_message(instruction, input_text)},
-                         {"role": "assistant", "content": output}]}
+    return {
+        "id": doc.id,
+        "instruction": instruction,
+        "input": input_text,
+        "output": output,
+        "messages": [
+            {"role": "user", "content": user_message(instruction, input_text)},
+            {"role": "assistant", "content": output},
+        ],
+    }
 
 
 def preference_row(doc: Doc) -> dict[str, Any]:
     """One preference row (``prompt``, ``chosen``, ``rejected`` and their scores)."""
     meta = doc.meta
-    return {"id": doc.id, "prompt": meta["prompt"], "chosen": meta["chosen"],
-            "rejected": meta["rejected"], "chosen_score": meta["chosen_score"],
-            "rejected_score": meta["rejected_score"]}
+    return {
+        "id": doc.id,
+        "prompt": meta["prompt"],
+        "chosen": meta["chosen"],
+        "rejected": meta["rejected"],
+        "chosen_score": meta["chosen_score"],
+        "rejected_score": meta["rejected_score"],
+    }

@@ -48,10 +48,12 @@ class Respond(LLMStage):
         for d, doc in enumerate(docs):
             messages = tpl.render(instruction=user_message(*instruction_of(doc)))
             for j in range(self.n):
-                sampling = self.sampling(seed=self.seed + j,
-                                         temperature=self.temperatures[j % len(self.temperatures)])
+                sampling = self.sampling(
+                    seed=self.seed + j, temperature=self.temperatures[j % len(self.temperatures)]
+                )
                 jobs.setdefault(j % len(engines), []).append(
-                    (d, j, LLMRequest(messages=messages, sampling=sampling)))
+                    (d, j, LLMRequest(messages=messages, sampling=sampling))
+                )
         outcomes: dict[tuple[int, int], tuple[Outcome, Backend]] = {}
         for e, items in jobs.items():
             for (d, j, _), outcome in zip(items, self.call([r for *_, r in items], engines[e])):
@@ -62,9 +64,14 @@ class Respond(LLMStage):
                 outcome, engine = outcomes[d, j]
                 for key, value in outcome.stats().items():
                     stats[key] += value
-                responses.append({"text": outcome.result.text, "status": outcome.status,
-                                  "error": outcome.result.error,
-                                  **self.llm_meta(outcome, tpl, engine)})
+                responses.append(
+                    {
+                        "text": outcome.result.text,
+                        "status": outcome.status,
+                        "error": outcome.result.error,
+                        **self.llm_meta(outcome, tpl, engine),
+                    }
+                )
             complete = [r for r in responses if r["status"] == "ok"]
             errors = [r for r in responses if r["status"] == "error"]
             if doc.meta.get("output") and "reference" not in doc.meta:

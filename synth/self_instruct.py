@@ -27,9 +27,19 @@ from synth.textrules import BLACKLIST, NOVELTY_MAX_ROUGE, check_instruction
 
 
 def instructions_schema(k: int) -> dict[str, Any]:
-    return {"type": "object", "additionalProperties": False, "required": ["instructions"],
-            "properties": {"instructions": {"type": "array", "minItems": 1, "maxItems": k,
-                                            "items": {"type": "string", "minLength": 1}}}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["instructions"],
+        "properties": {
+            "instructions": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": k,
+                "items": {"type": "string", "minLength": 1},
+            }
+        },
+    }
 
 
 @cache
@@ -42,8 +52,11 @@ def load_seeds(path: str) -> tuple[str, ...]:
         for line in fh:
             if line.strip():
                 row = json.loads(line)
-                seeds.append(user_message(str(row["instruction"]).strip(),
-                                          str(row.get("input") or "").strip()))
+                seeds.append(
+                    user_message(
+                        str(row["instruction"]).strip(), str(row.get("input") or "").strip()
+                    )
+                )
     return tuple(seeds)
 
 
@@ -81,34 +94,56 @@ class SelfInstruct(LLMStage):
         seeds = load_seeds(self.seed_file)
         schema = instructions_schema(self.k)
         shown = [self.examples(d, seeds) for d in docs]
-        requests = [LLMRequest(
-            messages=tpl.render(k=self.k, examples=untrusted(
-                "\n".join(f"{j + 1}. {e}" for j, e in enumerate(ex)))),
-            sampling=self.sampling(), json_schema=schema) for ex in shown]
+        requests = [
+            LLMRequest(
+                messages=tpl.render(
+                    k=self.k,
+                    examples=untrusted("\n".join(f"{j + 1}. {e}" for j, e in enumerate(ex))),
+                ),
+                sampling=self.sampling(),
+                json_schema=schema,
+            )
+            for ex in shown
+        ]
         out: list[Doc] = []
         for doc, ex, outcome in zip(docs, shown, self.call(requests)):
             llm = self.llm_meta(outcome, tpl)
             reason, error = failure(outcome)
             if reason or error:
-                out.append(self.new_doc(child_id(doc.id, self.name, 0),
-                                        outcome.result.text[:2000],
-                                        {"source_id": doc.id, "synth": llm},
-                                        {**outcome.stats(), "index": 0, "max_rouge": 0.0},
-                                        reason=reason, error=error))
+                out.append(
+                    self.new_doc(
+                        child_id(doc.id, self.name, 0),
+                        outcome.result.text[:2000],
+                        {"source_id": doc.id, "synth": llm},
+                        {**outcome.stats(), "index": 0, "max_rouge": 0.0},
+                        reason=reason,
+                        error=error,
+                    )
+                )
                 continue
             pool = list(seeds) + ex
             for i, text in enumerate(outcome.result.parsed["instructions"]):
                 text = text.strip()
                 rule, score = check_instruction(
-                    text, pool, min_chars=self.min_chars, max_chars=self.max_chars,
-                    max_rouge_l=self.max_rouge_l, words=self.blacklist)
+                    text,
+                    pool,
+                    min_chars=self.min_chars,
+                    max_chars=self.max_chars,
+                    max_rouge_l=self.max_rouge_l,
+                    words=self.blacklist,
+                )
                 if tpl.leaks(text):
                     rule = "template_leak"
                 if rule is None:
                     pool.append(text)
                 calls = outcome.stats() if i == 0 else zero_stats()
-                out.append(self.new_doc(
-                    child_id(doc.id, self.name, i), text,
-                    {"source_id": doc.id, "instruction": text, "input": "", "synth": llm},
-                    {**calls, "index": i, "max_rouge": round(score, 4)}, reason=rule))
+                out.append(
+                    self.new_doc(
+                        child_id(doc.id, self.name, i),
+                        text,
+                        {"source_id": doc.id, "instruction": text, "input": "", "synth": llm},
+                        {**calls, "index": i, "max_rouge": round(score, 4)},
+                        reason=rule,
+                    )
+                )
         return out

@@ -11,5 +11,15 @@ from synth.quality_annotate import LLMQualityAnnotate
 from synth.respond import Respond
 from synth.self_instruct import SelfInstruct
 
-SYNTH_STAGES: dict[str, type[Stage]] = {cls.name: cls for cls in (
-    SynthDocQA, SelfInstruct, EvolInstruct, Respond, Judge, PreferencePairs, LLMQualityAnnotate)}
+SYNTH_STAGES: dict[str, type[Stage]] = {
+    cls.name: cls
+    for cls in (
+        SynthDocQA,
+        SelfInstruct,
+        EvolInstruct,
+        Respond,
+        Judge,
+        PreferencePairs,
+        LLMQualityAnnotate,
+    )
+}

@@ -41,10 +41,14 @@ class Template:
 
     def render(self, **values: str | int) -> tuple[dict[str, str], ...]:
         """Chat messages with every placeholder filled (a missing value raises KeyError)."""
+
         def fill(text: str) -> str:
             return _PLACEHOLDER.sub(lambda m: str(values[m.group(1)]), text)
-        return ({"role": "system", "content": fill(self.system)},
-                {"role": "user", "content": fill(self.user)})
+
+        return (
+            {"role": "system", "content": fill(self.system)},
+            {"role": "user", "content": fill(self.user)},
+        )
 
     def static_grams(self) -> frozenset[str]:
         """Every ``LEAK_NGRAM``-character substring of the template's fixed text."""
@@ -52,14 +56,13 @@ class Template:
         for part in _PLACEHOLDER.split(self.system + "\n" + self.user)[::2]:
             for line in part.splitlines():
                 line = line.strip()
-                grams.update(line[i:i + LEAK_NGRAM] for i in range(len(line) - LEAK_NGRAM + 1))
+                grams.update(line[i : i + LEAK_NGRAM] for i in range(len(line) - LEAK_NGRAM + 1))
         return frozenset(grams)
 
     def leaks(self, output: str) -> bool:
         """True if ``output`` quotes ``LEAK_NGRAM`` or more consecutive template characters."""
         grams = _grams(self)
-        return any(output[i:i + LEAK_NGRAM] in grams
-                   for i in range(len(output) - LEAK_NGRAM + 1))
+        return any(output[i : i + LEAK_NGRAM] in grams for i in range(len(output) - LEAK_NGRAM + 1))
 
 
 @cache

@@ -15,19 +15,44 @@ from collections.abc import Iterable, Sequence
 NOVELTY_MAX_ROUGE = 0.7
 
 #: Tasks a text-only model cannot do (Self-Instruct's blacklist, in Chinese; BELLE-style).
-BLACKLIST: tuple[str, ...] = ("图片", "图像", "图表", "示意图", "流程图", "链接", "网址", "文件",
-                              "附件", "绘制", "照片", "视频", "音频", "音乐", "地图", "画")
+BLACKLIST: tuple[str, ...] = (
+    "图片",
+    "图像",
+    "图表",
+    "示意图",
+    "流程图",
+    "链接",
+    "网址",
+    "文件",
+    "附件",
+    "绘制",
+    "照片",
+    "视频",
+    "音频",
+    "音乐",
+    "地图",
+    "画",
+)
 
 #: Markers of a refusal or of a model talking about itself (WizardLM's "sorry" elimination).
-REFUSALS: tuple[str, ...] = ("抱歉", "对不起", "作为一个AI", "作为一个人工智能", "作为AI",
-                             "作为人工智能", "我无法", "我不能")
+REFUSALS: tuple[str, ...] = (
+    "抱歉",
+    "对不起",
+    "作为一个AI",
+    "作为一个人工智能",
+    "作为AI",
+    "作为人工智能",
+    "我无法",
+    "我不能",
+)
 
 
 def normalize_chars(text: str) -> str:
     """NFKC (full-width → half-width), lower case, without whitespace and punctuation."""
     text = unicodedata.normalize("NFKC", text).lower()
-    return "".join(ch for ch in text
-                   if not ch.isspace() and not unicodedata.category(ch).startswith("P"))
+    return "".join(
+        ch for ch in text if not ch.isspace() and not unicodedata.category(ch).startswith("P")
+    )
 
 
 def lcs_length(a: str, b: str) -> int:
@@ -75,9 +100,15 @@ def is_refusal(text: str, max_chars: int = 80) -> bool:
     return len(flat) <= max_chars and any(m in flat for m in REFUSALS)
 
 
-def check_instruction(text: str, pool: Sequence[str], *, min_chars: int, max_chars: int,
-                      max_rouge_l: float = NOVELTY_MAX_ROUGE,
-                      words: Sequence[str] = BLACKLIST) -> tuple[str | None, float]:
+def check_instruction(
+    text: str,
+    pool: Sequence[str],
+    *,
+    min_chars: int,
+    max_chars: int,
+    max_rouge_l: float = NOVELTY_MAX_ROUGE,
+    words: Sequence[str] = BLACKLIST,
+) -> tuple[str | None, float]:
     """(rule or None, max ROUGE-L vs pool). Rules in order: too_short, too_long, blacklisted,
     refusal, not_novel. Length counts normalized characters (no spaces or punctuation)."""
     score = max_rouge(text, pool)

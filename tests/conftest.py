@@ -21,11 +21,17 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def run_cli(*args: str, cwd: Path | str = REPO, timeout: float = 600
-            ) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | str = REPO, timeout: float = 600
+) -> subprocess.CompletedProcess:
     """Run ``python run.py ARGS`` as a real process (exit codes and stderr as a user sees)."""
-    return subprocess.run([sys.executable, str(REPO / "run.py"), *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(REPO / "run.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def write_jsonl(path: Path, records: list[dict]) -> Path:
@@ -34,13 +40,24 @@ def write_jsonl(path: Path, records: list[dict]) -> Path:
     return path
 
 
-def write_config(path: Path, inputs: list[str], out: Path, stages: list[dict] | None = None,
-                 name: str = "t", **sections: dict) -> Path:
+def write_config(
+    path: Path,
+    inputs: list[str],
+    out: Path,
+    stages: list[dict] | None = None,
+    name: str = "t",
+    **sections: dict,
+) -> Path:
     import yaml
 
-    config = {"name": name, "input": {"paths": inputs, **sections.pop("input", {})},
-              "output": {"dir": str(out)}, "executor": sections.pop("executor", {"workers": 1}),
-              "stages": stages or [{"type": "noop"}], **sections}
+    config = {
+        "name": name,
+        "input": {"paths": inputs, **sections.pop("input", {})},
+        "output": {"dir": str(out)},
+        "executor": sections.pop("executor", {"workers": 1}),
+        "stages": stages or [{"type": "noop"}],
+        **sections,
+    }
     path.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
     return path
 
@@ -61,8 +78,9 @@ def send_json(handler: BaseHTTPRequestHandler, status: int, payload: object) -> 
 
 
 @contextlib.contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler], **attrs: object
-                ) -> Iterator[ThreadingHTTPServer]:
+def http_server(
+    handler: type[BaseHTTPRequestHandler], **attrs: object
+) -> Iterator[ThreadingHTTPServer]:
     """A ThreadingHTTPServer on 127.0.0.1 (free port) in a daemon thread, with ``attrs`` set
     on it for the handler to use; shut down on exit."""
     srv = ThreadingHTTPServer(("127.0.0.1", 0), handler)

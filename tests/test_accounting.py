@@ -24,32 +24,39 @@ GOOD = ["北京今天晴，最高气温十五度。", "这本书写得很好，�
 def mixed_file(path: Path) -> Path:
     lines = [
         json.dumps({"id": "g1", "text": GOOD[0]}, ensure_ascii=False).encode(),
-        b'{"id": "bad-json", "text": "unterminated',               # 2 malformed JSON
-        b'{"id": "bad-utf8", "text": "\xe4\xb8"}',                  # 3 invalid UTF-8
-        b'{"id": "no-text"}',                                      # 4 missing text
-        b'{"id": "num", "text": 42}',                              # 5 non-string text
-        b'{"id": "null", "text": null}',                           # 6 null text
-        b'{"id": "empty", "text": "   "}',                         # 7 empty text
-        b"",                                                       # 8 blank line (not a record)
+        b'{"id": "bad-json", "text": "unterminated',  # 2 malformed JSON
+        b'{"id": "bad-utf8", "text": "\xe4\xb8"}',  # 3 invalid UTF-8
+        b'{"id": "no-text"}',  # 4 missing text
+        b'{"id": "num", "text": 42}',  # 5 non-string text
+        b'{"id": "null", "text": null}',  # 6 null text
+        b'{"id": "empty", "text": "   "}',  # 7 empty text
+        b"",  # 8 blank line (not a record)
         json.dumps({"id": "g2", "text": GOOD[1]}, ensure_ascii=False).encode(),
         b'{"id": "huge", "text": "' + "长".encode() * 400 + b'"}',  # 10 over the size limit
-        b'["not", "an", "object"]',                                # 11 not an object
+        b'["not", "an", "object"]',  # 11 not an object
         json.dumps({"id": "g3", "text": GOOD[2]}, ensure_ascii=False).encode(),
     ]
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
 
 
-EXPECTED = {2: "malformed JSON", 3: "invalid UTF-8", 4: "missing text field 'text'",
-            5: "text is int, not a string", 6: "text is NoneType, not a string",
-            7: "empty text", 10: "exceeds max_record_bytes=1000",
-            11: "expected a JSON object, got list"}
+EXPECTED = {
+    2: "malformed JSON",
+    3: "invalid UTF-8",
+    4: "missing text field 'text'",
+    5: "text is int, not a string",
+    6: "text is NoneType, not a string",
+    7: "empty text",
+    10: "exceeds max_record_bytes=1000",
+    11: "expected a JSON object, got list",
+}
 
 
 def test_bad_input_is_quarantined_and_counts_add_up(tmp_path: Path) -> None:
     src = mixed_file(tmp_path / "mixed.jsonl")
-    cfg = write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
-                       input={"max_record_bytes": 1000})
+    cfg = write_config(
+        tmp_path / "c.yaml", [str(src)], tmp_path / "out", input={"max_record_bytes": 1000}
+    )
     proc = run_cli("run", str(cfg))
     assert proc.returncode == 0, proc.stderr
     version = tmp_path / "out" / "t" / "v0001"
@@ -83,9 +90,15 @@ def test_stage_errors_quarantine_only_the_culprit(tmp_path: Path, monkeypatch) -
     texts = ["好的开始。", "这里会炸。", "质量很差。", "正常结尾。"]
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts))
-    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
-                               stages=[{"type": "explodes"}],
-                               executor={"workers": 1, "max_error_fraction": 0.5}))
+    cfg = resolve(
+        write_config(
+            tmp_path / "c.yaml",
+            [str(src)],
+            tmp_path / "out",
+            stages=[{"type": "explodes"}],
+            executor={"workers": 1, "max_error_fraction": 0.5},
+        )
+    )
     result = run(cfg, "c.yaml", progress=Progress(False))
     [published] = result["datasets"]
     assert published["counts"] == {"input": 4, "kept": 2, "rejected": 1, "quarantined": 1}
@@ -95,7 +108,8 @@ def test_stage_errors_quarantine_only_the_culprit(tmp_path: Path, monkeypatch) -
     assert q[0]["error"].startswith("ValueError: boom")
     rej = pq.read_table(version / "rejected").to_pylist()
     assert [(r["text"], r["reason"], json.loads(r["stats"])) for r in rej] == [
-        ("质量很差。", "explodes:has_cha", {"explodes": {"n": 5}})]
+        ("质量很差。", "explodes:has_cha", {"explodes": {"n": 5}})
+    ]
     kept = pq.read_table(version / "data").to_pylist()
     assert [json.loads(r["stats"]) for r in kept] == [{"explodes": {"n": 5}}] * 2
 
@@ -103,10 +117,14 @@ def test_stage_errors_quarantine_only_the_culprit(tmp_path: Path, monkeypatch) -
 def test_too_many_stage_errors_fail_the_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setitem(STAGES, "explodes", Explodes)
     src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n"
-                           for t in ["炸一", "炸二", "好"]))
-    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
-                               stages=[{"type": "explodes"}]))
+    src.write_text(
+        "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in ["炸一", "炸二", "好"])
+    )
+    cfg = resolve(
+        write_config(
+            tmp_path / "c.yaml", [str(src)], tmp_path / "out", stages=[{"type": "explodes"}]
+        )
+    )
     from pipeline.runner import RunError
 
     with pytest.raises(RunError, match=r"explodes quarantined 2 of 3 records"):
@@ -117,9 +135,17 @@ def test_too_many_stage_errors_fail_the_run(tmp_path: Path, monkeypatch) -> None
 def test_global_stages_after_everything_was_dropped(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in GOOD))
-    cfg = write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", stages=[
-        {"type": "heuristics", "min_chars": 1000}, {"type": "boilerplate"},
-        {"type": "dedup_exact"}, {"type": "dedup_minhash"}])
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        [str(src)],
+        tmp_path / "out",
+        stages=[
+            {"type": "heuristics", "min_chars": 1000},
+            {"type": "boilerplate"},
+            {"type": "dedup_exact"},
+            {"type": "dedup_minhash"},
+        ],
+    )
     proc = run_cli("run", str(cfg))
     assert proc.returncode == 0, proc.stderr
     m = json.loads((tmp_path / "out" / "t" / "v0001" / "manifest.json").read_text())

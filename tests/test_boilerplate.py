@@ -38,18 +38,34 @@ def clean(text: str, **params: object) -> Doc:
 BODY_1 = "今年春节期间，全市共接待游客120万人次，同比增长15%，旅游收入创下历史新高。"
 BODY_2 = "文旅局表示，将继续加强节假日期间的安全管理和服务保障工作，确保游客玩得开心、玩得放心。"
 
-WECHAT = "\n".join([
-    "点击上方蓝字关注我们", BODY_1, "", BODY_2, "长按识别二维码关注", "▼", "阅读原文",
-    "分享、点赞、在看，一键三连", "- END -",
-])
-PORTAL = "\n".join([
-    "当前位置：首页 > 新闻中心 > 公司新闻",
-    "发布时间：2021-06-03 10:20:11 浏览量：128 作者：办公室",
-    BODY_1, BODY_2,
-    "（来源：燕赵都市网）", "责任编辑：王小明", "上一篇：公司开展消防应急演练", "下一篇：没有了",
-    "版权所有 © 2021 某某有限公司 京ICP备12345678号", "[返回首页](http://www.example.com/)",
-    "![](http://img.example.com/a.jpg)",
-])
+WECHAT = "\n".join(
+    [
+        "点击上方蓝字关注我们",
+        BODY_1,
+        "",
+        BODY_2,
+        "长按识别二维码关注",
+        "▼",
+        "阅读原文",
+        "分享、点赞、在看，一键三连",
+        "- END -",
+    ]
+)
+PORTAL = "\n".join(
+    [
+        "当前位置：首页 > 新闻中心 > 公司新闻",
+        "发布时间：2021-06-03 10:20:11 浏览量：128 作者：办公室",
+        BODY_1,
+        BODY_2,
+        "（来源：燕赵都市网）",
+        "责任编辑：王小明",
+        "上一篇：公司开展消防应急演练",
+        "下一篇：没有了",
+        "版权所有 © 2021 某某有限公司 京ICP备12345678号",
+        "[返回首页](http://www.example.com/)",
+        "![](http://img.example.com/a.jpg)",
+    ]
+)
 
 
 @pytest.mark.parametrize(
@@ -58,9 +74,12 @@ PORTAL = "\n".join([
         (WECHAT, f"{BODY_1}\n\n{BODY_2}\n▼", 5),
         (PORTAL, f"{BODY_1}\n{BODY_2}", 9),
         # a long paragraph mentioning 点击进入 / 扫码 is body text
-        ("很多老年人不会使用智能手机，社区志愿者手把手地教他们如何点击进入健康码页面、如何扫码乘车，"
-         "还耐心地讲解了防范电信诈骗的常识，老人们纷纷表示受益匪浅，希望以后多举办这样的活动。",
-         None, 0),
+        (
+            "很多老年人不会使用智能手机，社区志愿者手把手地教他们如何点击进入健康码页面、如何扫码乘车，"
+            "还耐心地讲解了防范电信诈骗的常识，老人们纷纷表示受益匪浅，希望以后多举办这样的活动。",
+            None,
+            0,
+        ),
     ],
 )
 def test_pattern_lines_removed(text: str, expected: str | None, removed: int) -> None:
@@ -110,9 +129,24 @@ def test_fast_matcher_equals_plain_alternation() -> None:
     patterns = load_patterns()
     plain = re.compile("|".join(f"(?:{p})" for p in patterns))
     fast = LinePatterns.compile(patterns)
-    lines = [*WECHAT.split("\n"), *PORTAL.split("\n"), "来源：新华社", "责编 ： 李四", "侵删",
-             "喜欢就点个在看吧", "转发到朋友圈", "20:15 阅读 3", "评论（12）", "Top", "下一页",
-             "document.write('x')", "粤ICP备05001234号", "www.example.com", "展开全文", "完"]
+    lines = [
+        *WECHAT.split("\n"),
+        *PORTAL.split("\n"),
+        "来源：新华社",
+        "责编 ： 李四",
+        "侵删",
+        "喜欢就点个在看吧",
+        "转发到朋友圈",
+        "20:15 阅读 3",
+        "评论（12）",
+        "Top",
+        "下一页",
+        "document.write('x')",
+        "粤ICP备05001234号",
+        "www.example.com",
+        "展开全文",
+        "完",
+    ]
     for line in lines + [ln[1:] for ln in lines] + [ln + "。" for ln in lines]:
         assert fast.matches(line) is bool(plain.search(line)), line
     assert fast.always is None  # every shipped alternative has a trigger literal
@@ -145,8 +179,10 @@ FOOTER = "本站所有文章均来自互联网用户投稿，仅供学习交流�
 
 def site_pages(n: int) -> list[Doc]:
     """n different pages of one site, each with the same footer line."""
-    return [Doc(id=f"p{i}", text=f"第{i}篇文章的正文内容，讲述了不同的故事，编号{i}。\n{FOOTER}")
-            for i in range(n)]
+    return [
+        Doc(id=f"p{i}", text=f"第{i}篇文章的正文内容，讲述了不同的故事，编号{i}。\n{FOOTER}")
+        for i in range(n)
+    ]
 
 
 def test_frequent_line_removed_only_at_threshold() -> None:
@@ -170,8 +206,9 @@ def test_exact_copies_count_once_and_one_line_docs_take_no_part() -> None:
 
 def test_result_independent_of_shard_split() -> None:
     def corpus() -> list[Doc]:
-        docs = site_pages(7) + [Doc(id=f"o{i}", text=f"另一个网站的文章{i}。\n正文第二行{i}。")
-                                for i in range(5)]
+        docs = site_pages(7) + [
+            Doc(id=f"o{i}", text=f"另一个网站的文章{i}。\n正文第二行{i}。") for i in range(5)
+        ]
         docs.insert(3, Doc(id="wx", text=WECHAT))
         return docs
 
@@ -199,8 +236,9 @@ def test_frequency_off_and_patterns_off() -> None:
     docs = site_pages(4)
     state = run_global(Boilerplate(min_doc_count=0, patterns=False), [docs + [Doc("w", WECHAT)]])
     assert state.num_rows == 0
-    assert all(d.stats["lines_removed_frequent"] == d.stats["lines_removed_pattern"] == 0
-               for d in docs)
+    assert all(
+        d.stats["lines_removed_frequent"] == d.stats["lines_removed_pattern"] == 0 for d in docs
+    )
 
 
 def test_empty_partition_reduce() -> None:

@@ -30,16 +30,18 @@ def test_stages_lists_every_registered_stage_with_params() -> None:
     import dataclasses
 
     for name, cls in STAGES.items():
-        assert [p["name"] for p in listing[name]["params"]] == \
-            [f.name for f in dataclasses.fields(cls)]
+        assert [p["name"] for p in listing[name]["params"]] == [
+            f.name for f in dataclasses.fields(cls)
+        ]
     text = run_cli("stages").stdout
     assert all(f"{name}  (" in text for name in STAGES)
 
 
 @pytest.fixture
 def two_versions(tmp_path: Path) -> tuple[Path, Path]:
-    src = write_jsonl(tmp_path / "in.jsonl", [{"id": f"r{i}", "text": f"记录{i}。"}
-                                              for i in range(5)])
+    src = write_jsonl(
+        tmp_path / "in.jsonl", [{"id": f"r{i}", "text": f"记录{i}。"} for i in range(5)]
+    )
     cfg = write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out")
     assert run_cli("run", str(cfg)).returncode == 0
     write_jsonl(src, [{"id": f"r{i}", "text": f"记录{i}。"} for i in range(2, 8)])

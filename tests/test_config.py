@@ -17,8 +17,9 @@ def data(tmp_path: Path) -> Path:
 
 
 def _cfg(tmp_path: Path, data: Path, **edit) -> Path:
-    cfg = yaml.safe_load(write_config(tmp_path / "c.yaml", [str(data)], tmp_path / "out")
-                         .read_text())
+    cfg = yaml.safe_load(
+        write_config(tmp_path / "c.yaml", [str(data)], tmp_path / "out").read_text()
+    )
     cfg.update(edit)
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(cfg, allow_unicode=True))
     return tmp_path / "c.yaml"
@@ -31,8 +32,10 @@ ERRORS = [
     ({"executor": {"workers": "two"}}, "executor.workers: expected int | null"),
     ({"executor": {"type": "spark"}}, "executor.type: expected 'local' | 'ray'"),
     ({"stages": [{"type": "no_such_stage"}]}, "stages[0].type: unknown stage 'no_such_stage'"),
-    ({"stages": [{"type": "noop", "min_chars": 3}]},
-     "stages[0] (noop).min_chars: unknown parameter"),
+    (
+        {"stages": [{"type": "noop", "min_chars": 3}]},
+        "stages[0] (noop).min_chars: unknown parameter",
+    ),
     ({"stages": []}, "stages: required"),
     ({"stages": ["noop"]}, "stages[0]: must be a mapping with a 'type' key"),
     ({"name": ""}, "name: required"),
@@ -41,8 +44,9 @@ ERRORS = [
 
 
 @pytest.mark.parametrize("edit,message", ERRORS, ids=[m for _, m in ERRORS])
-def test_config_errors_exit_2_naming_the_key(tmp_path: Path, data: Path, edit: dict,
-                                             message: str) -> None:
+def test_config_errors_exit_2_naming_the_key(
+    tmp_path: Path, data: Path, edit: dict, message: str
+) -> None:
     cfg = _cfg(tmp_path, data, **edit)
     proc = run_cli("validate", str(cfg))
     assert proc.returncode == 2, proc.stderr
@@ -70,12 +74,12 @@ def test_wrong_stage_param_type(tmp_path: Path, data: Path) -> None:
 def test_extends_layers_and_overrides(tmp_path: Path, data: Path) -> None:
     base = _cfg(tmp_path, data)
     child = tmp_path / "child.yaml"
-    child.write_text(yaml.safe_dump({"extends": base.name, "name": "child",
-                                     "output": {"compression_level": 9}}))
+    child.write_text(
+        yaml.safe_dump({"extends": base.name, "name": "child", "output": {"compression_level": 9}})
+    )
     cfg = resolve(child)
     assert cfg["name"] == "child"
-    assert cfg["output"] == {"dir": str(tmp_path / "out"), "compression_level": 9,
-                             "work_dir": None}
+    assert cfg["output"] == {"dir": str(tmp_path / "out"), "compression_level": 9, "work_dir": None}
     assert cfg["input"]["paths"] == [str(data)]
 
 
@@ -109,14 +113,14 @@ def test_validate_prints_resolved_config_and_hash(tmp_path: Path, data: Path) ->
     printed = yaml.safe_load(proc.stdout)
     assert printed["output"]["compression_level"] == 7
     assert printed["input"]["shard_size"] == 10_000  # defaults are filled in
-    assert f"# config_hash: {config_hash(resolve(cfg, ['output.compression_level=7']))}" \
-        in proc.stdout
+    assert (
+        f"# config_hash: {config_hash(resolve(cfg, ['output.compression_level=7']))}" in proc.stdout
+    )
     assert config_hash(resolve(cfg)) != config_hash(resolve(cfg, ["output.compression_level=7"]))
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in (REPO / "configs").glob("*.yaml")))
 def test_every_shipped_config_validates(name: str) -> None:
     """Each recipe in configs/ is a valid config (its input pointed at the bundled sample)."""
-    cfg = resolve(REPO / "configs" / name,
-                         ["input.paths=[samples/*.jsonl]", "input.format=auto"])
+    cfg = resolve(REPO / "configs" / name, ["input.paths=[samples/*.jsonl]", "input.format=auto"])
     assert cfg["stages"] and cfg["name"]

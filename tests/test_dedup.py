@@ -16,15 +16,21 @@ from filters.dedup.phases import run_phases
 from filters.dedup.signature import jaccard_estimate, pack_bits
 from pipeline.record import Doc
 
-NEWS = ("据新华社北京7月20日电，国家统计局今天发布数据显示，上半年国内生产总值同比增长百分之五点五"
-        "，"
-        "经济运行总体平稳，稳中向好的态势持续发展。统计局新闻发言人表示，下半年外部环境依然复杂严峻，"
-        "但我国经济长期向好的基本面没有改变，各地区各部门要继续做好稳就业、稳物价等工作。")
-WIKI = ("长城是中国古代的军事防御工程，是一道高大、坚固而连绵不断的长垣，用以限隔敌骑的行动。"
-        "长城不是一道单纯孤立的城墙，而是以城墙为主体，同大量的城、障、亭、标相结合的防御体系。"
-        "现存的长城遗迹主要为始建于十四世纪的明长城，西起嘉峪关，东至辽东虎山。")
-REVIEW = ("这家外卖送得很快，米饭还是热的，鱼香肉丝味道偏甜了一点，但是分量很足，包装也干净。"
-          "骑手态度很好，下雨天还提前打电话说明情况，下次还会再点这家店的套餐，推荐给大家。")
+NEWS = (
+    "据新华社北京7月20日电，国家统计局今天发布数据显示，上半年国内生产总值同比增长百分之五点五"
+    "，"
+    "经济运行总体平稳，稳中向好的态势持续发展。统计局新闻发言人表示，下半年外部环境依然复杂严峻，"
+    "但我国经济长期向好的基本面没有改变，各地区各部门要继续做好稳就业、稳物价等工作。"
+)
+WIKI = (
+    "长城是中国古代的军事防御工程，是一道高大、坚固而连绵不断的长垣，用以限隔敌骑的行动。"
+    "长城不是一道单纯孤立的城墙，而是以城墙为主体，同大量的城、障、亭、标相结合的防御体系。"
+    "现存的长城遗迹主要为始建于十四世纪的明长城，西起嘉峪关，东至辽东虎山。"
+)
+REVIEW = (
+    "这家外卖送得很快，米饭还是热的，鱼香肉丝味道偏甜了一点，但是分量很足，包装也干净。"
+    "骑手态度很好，下雨天还提前打电话说明情况，下次还会再点这家店的套餐，推荐给大家。"
+)
 
 
 def shards_of(texts: list[str], sizes: list[int]) -> list[list[Doc]]:
@@ -32,7 +38,7 @@ def shards_of(texts: list[str], sizes: list[int]) -> list[list[Doc]]:
     assert sum(sizes) == len(texts)
     out, i = [], 0
     for n in sizes:
-        out.append([Doc(id=str(i + k), text=t) for k, t in enumerate(texts[i:i + n])])
+        out.append([Doc(id=str(i + k), text=t) for k, t in enumerate(texts[i : i + n])])
         i += n
     return out
 
@@ -49,7 +55,7 @@ def decisions(docs: list[Doc]) -> list[tuple[str | None, int]]:
 
 def true_jaccard(x: str, y: str, n: int = 5) -> float:
     """Exact Jaccard of character n-gram sets."""
-    a, b = ({t[i:i + n] for i in range(len(t) - n + 1)} for t in (x, y))
+    a, b = ({t[i : i + n] for i in range(len(t) - n + 1)} for t in (x, y))
     return len(a & b) / len(a | b)
 
 
@@ -62,23 +68,56 @@ def edit(text: str, n: int, seed: int) -> str:
     return "".join(chars)
 
 
-@pytest.mark.parametrize("stage, texts, expected", [
-    (DedupExact(), ["今天天气很好。", "今天天气很好。", "明天会下雨。"],
-     [(None, 2), ("duplicate", 2), (None, 1)]),
-    (DedupExact(), ["北京欢迎你", "上海欢迎你", "北京欢迎你", "北京欢迎你"],
-     [(None, 3), (None, 1), ("duplicate", 3), ("duplicate", 3)]),
-    (DedupExact(), ["北京 欢迎你", "  北京\u3000欢迎你\n"], [(None, 2), ("duplicate", 2)]),
-    (DedupExact(normalize="none"), ["北京 欢迎你", "  北京\u3000欢迎你\n"], [(None, 1), (None, 1)]),
-    (DedupExact(), ["你好，世界！", "你好,世界!"], [(None, 1), (None, 1)]),
-    (DedupExact(normalize="fold"), ["你好，世界！", "你好,世界!", "ＡＢＣ好", "abc好"],
-     [(None, 2), ("duplicate", 2), (None, 2), ("duplicate", 2)]),
-    (DedupMinhash(), [NEWS, WIKI, NEWS.replace("五点五", "五点六"), NEWS + "\n责任编辑：张明"],
-     [(None, 3), (None, 1), ("near_duplicate", 3), ("near_duplicate", 3)]),
-    (DedupMinhash(), ["好", "坏", "好", "你好", "你好吗", "今天天", "今天天气不错，适合出门散步。"],
-     [(None, 2), (None, 1), ("near_duplicate", 2), (None, 1), (None, 1), (None, 1), (None, 1)]),
-    (DedupMinhash(), [REVIEW, edit(REVIEW, 1, 0), edit(REVIEW, 30, 1), WIKI],
-     [(None, 2), ("near_duplicate", 2), (None, 1), (None, 1)]),
-])
+@pytest.mark.parametrize(
+    "stage, texts, expected",
+    [
+        (
+            DedupExact(),
+            ["今天天气很好。", "今天天气很好。", "明天会下雨。"],
+            [(None, 2), ("duplicate", 2), (None, 1)],
+        ),
+        (
+            DedupExact(),
+            ["北京欢迎你", "上海欢迎你", "北京欢迎你", "北京欢迎你"],
+            [(None, 3), (None, 1), ("duplicate", 3), ("duplicate", 3)],
+        ),
+        (DedupExact(), ["北京 欢迎你", "  北京\u3000欢迎你\n"], [(None, 2), ("duplicate", 2)]),
+        (
+            DedupExact(normalize="none"),
+            ["北京 欢迎你", "  北京\u3000欢迎你\n"],
+            [(None, 1), (None, 1)],
+        ),
+        (DedupExact(), ["你好，世界！", "你好,世界!"], [(None, 1), (None, 1)]),
+        (
+            DedupExact(normalize="fold"),
+            ["你好，世界！", "你好,世界!", "ＡＢＣ好", "abc好"],
+            [(None, 2), ("duplicate", 2), (None, 2), ("duplicate", 2)],
+        ),
+        (
+            DedupMinhash(),
+            [NEWS, WIKI, NEWS.replace("五点五", "五点六"), NEWS + "\n责任编辑：张明"],
+            [(None, 3), (None, 1), ("near_duplicate", 3), ("near_duplicate", 3)],
+        ),
+        (
+            DedupMinhash(),
+            ["好", "坏", "好", "你好", "你好吗", "今天天", "今天天气不错，适合出门散步。"],
+            [
+                (None, 2),
+                (None, 1),
+                ("near_duplicate", 2),
+                (None, 1),
+                (None, 1),
+                (None, 1),
+                (None, 1),
+            ],
+        ),
+        (
+            DedupMinhash(),
+            [REVIEW, edit(REVIEW, 1, 0), edit(REVIEW, 30, 1), WIKI],
+            [(None, 2), ("near_duplicate", 2), (None, 1), (None, 1)],
+        ),
+    ],
+)
 def test_decisions(stage, texts, expected) -> None:
     assert decisions(run(stage, texts)) == expected
 
@@ -99,8 +138,19 @@ def test_same_kept_ids_for_any_shard_split(stage) -> None:
 
 @pytest.mark.parametrize("cls", [DedupExact, DedupMinhash])
 def test_same_decisions_at_any_partition_count(cls) -> None:
-    texts = [NEWS, WIKI, REVIEW, "好", edit(NEWS, 2, 5), "好", WIKI, edit(REVIEW, 1, 6), NEWS,
-             "坏", "新的一天"] * 3
+    texts = [
+        NEWS,
+        WIKI,
+        REVIEW,
+        "好",
+        edit(NEWS, 2, 5),
+        "好",
+        WIKI,
+        edit(REVIEW, 1, 6),
+        NEWS,
+        "坏",
+        "新的一天",
+    ] * 3
     results = {}
     for parts in (1, 3, cls().partitions, 97):
         docs = run(cls(partitions=parts), texts, [7, 11, len(texts) - 18])
@@ -114,6 +164,7 @@ def test_finalize_ignores_partition_order() -> None:
     texts = [NEWS, edit(NEWS, 1, 2), WIKI, edit(WIKI, 2, 3), REVIEW, REVIEW]
     scans = [stage.scan([Doc(id=str(i), text=t) for i, t in enumerate(texts)], 0)]
     from filters.dedup.phases import partition_rows
+
     parts = [stage.reduce(rows) for rows in partition_rows(scans, stage.partitions)]
     assert stage.finalize(parts).equals(stage.finalize(parts[::-1]))
     assert stage.finalize(parts).num_rows == 6
@@ -168,20 +219,30 @@ def test_band_optimizer_sanity(threshold: float, num_perm: int) -> None:
     assert collision_probability(threshold - 0.25, b, r) < 0.1
 
 
-@pytest.mark.parametrize("threshold, num_perm, expected", [
-    # datasketch 2.0.0 ``lsh._optimal_param(threshold, num_perm, 0.5, 0.5)`` (scipy quad).
-    (0.7, 64, (8, 8)), (0.7, 128, (14, 9)), (0.7, 256, (25, 10)),
-    (0.5, 256, (42, 6)), (0.8, 256, (17, 15)), (0.9, 256, (9, 28)),
-])
+@pytest.mark.parametrize(
+    "threshold, num_perm, expected",
+    [
+        # datasketch 2.0.0 ``lsh._optimal_param(threshold, num_perm, 0.5, 0.5)`` (scipy quad).
+        (0.7, 64, (8, 8)),
+        (0.7, 128, (14, 9)),
+        (0.7, 256, (25, 10)),
+        (0.5, 256, (42, 6)),
+        (0.8, 256, (17, 15)),
+        (0.9, 256, (9, 28)),
+    ],
+)
 def test_band_optimizer_matches_datasketch(threshold, num_perm, expected) -> None:
     assert optimal_bands(threshold, num_perm) == expected
 
 
-@pytest.mark.parametrize("edges, roots", [
-    ([(5, 9), (9, 2), (7, 8)], {2: 2, 5: 2, 9: 2, 7: 7, 8: 7}),
-    ([(i + 1, i) for i in range(100, 0, -1)], {i: 1 for i in range(1, 102)}),
-    ([(1, 2), (3, 4), (2, 3), (10, 4)], {1: 1, 2: 1, 3: 1, 4: 1, 10: 1}),
-])
+@pytest.mark.parametrize(
+    "edges, roots",
+    [
+        ([(5, 9), (9, 2), (7, 8)], {2: 2, 5: 2, 9: 2, 7: 7, 8: 7}),
+        ([(i + 1, i) for i in range(100, 0, -1)], {i: 1 for i in range(1, 102)}),
+        ([(1, 2), (3, 4), (2, 3), (10, 4)], {1: 1, 2: 1, 3: 1, 4: 1, 10: 1}),
+    ],
+)
 def test_connected_components(edges, roots) -> None:
     a, b = (np.array(x, dtype=np.int64) for x in zip(*edges))
     nodes, root = connected_components(a, b)
@@ -200,12 +261,18 @@ def test_bbit_estimate(bits: int) -> None:
     assert est[2] < 0.12
 
 
-@pytest.mark.parametrize("cls, params", [
-    (DedupExact, {"normalize": "lower"}), (DedupMinhash, {"tokenizer": "space"}),
-    (DedupMinhash, {"verify_bits": 3}), (DedupMinhash, {"bands": 30, "rows": 10}),
-    (DedupMinhash, {"threshold": 0.0}), (DedupExact, {"partitions": 0}),
-    (DedupMinhash, {"partitions": 0}),
-])
+@pytest.mark.parametrize(
+    "cls, params",
+    [
+        (DedupExact, {"normalize": "lower"}),
+        (DedupMinhash, {"tokenizer": "space"}),
+        (DedupMinhash, {"verify_bits": 3}),
+        (DedupMinhash, {"bands": 30, "rows": 10}),
+        (DedupMinhash, {"threshold": 0.0}),
+        (DedupExact, {"partitions": 0}),
+        (DedupMinhash, {"partitions": 0}),
+    ],
+)
 def test_bad_params(cls, params) -> None:
     with pytest.raises(ValueError):
         cls(**params)

@@ -18,8 +18,7 @@ def out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("e2e")
     os.environ["ZHCURATE_LLM_CACHE"] = str(out / "llm_cache")  # a cold cache: real decoding
     try:
-        proc = run_cli("run", "configs/default.yaml", "--set", f"output.dir={out}",
-                       timeout=1500)
+        proc = run_cli("run", "configs/default.yaml", "--set", f"output.dir={out}", timeout=1500)
     finally:
         del os.environ["ZHCURATE_LLM_CACHE"]
     assert proc.returncode == 0, proc.stderr
@@ -36,7 +35,7 @@ def version(out: Path) -> Path:
 def curation_types(m: dict) -> list[str]:
     """Stage types of the config up to the curated dataset's publish point."""
     types = [s["type"] for s in m["config"]["stages"]]
-    return types[:types.index("quality") + 1]
+    return types[: types.index("quality") + 1]
 
 
 def test_counts_add_up_and_every_stage_ran(version: Path) -> None:
@@ -46,8 +45,15 @@ def test_counts_add_up_and_every_stage_ran(version: Path) -> None:
     assert 0 < c["kept"] < c["input"]
     config_types = curation_types(m)
     assert [s["type"] for s in m["stages"]] == config_types
-    assert {"normalize", "langid", "heuristics", "pii", "dedup_exact", "dedup_minhash",
-            "quality"} <= set(config_types)
+    assert {
+        "normalize",
+        "langid",
+        "heuristics",
+        "pii",
+        "dedup_exact",
+        "dedup_minhash",
+        "quality",
+    } <= set(config_types)
     rejected = pq.read_table(version / "rejected").to_pylist()
     assert len(rejected) == c["rejected"]
     for row in rejected:
@@ -60,8 +66,16 @@ def test_counts_add_up_and_every_stage_ran(version: Path) -> None:
 def test_kept_records_carry_every_stage_measurement(version: Path) -> None:
     kept = pq.read_table(version / "data").to_pylist()
     m = json.loads((version / "manifest.json").read_text())
-    measuring = {"normalize", "langid", "heuristics", "lexicon", "pii", "dedup_exact",
-                 "dedup_minhash", "quality"} & {s["type"] for s in m["stages"]}
+    measuring = {
+        "normalize",
+        "langid",
+        "heuristics",
+        "lexicon",
+        "pii",
+        "dedup_exact",
+        "dedup_minhash",
+        "quality",
+    } & {s["type"] for s in m["stages"]}
     for row in kept:
         stats = json.loads(row["stats"])
         assert measuring <= set(stats), (row["id"], set(stats))
@@ -90,8 +104,15 @@ def test_loads_with_datasets_and_card_with_huggingface_hub(version: Path) -> Non
     assert card.data.language == ["zh"]
     assert card.data.configs[0]["data_files"][0]["path"] == "data/*.parquet"
     text = (version / "README.md").read_text()
-    for section in ("## Motivation", "## Composition", "## Collection", "## Preprocessing",
-                    "## Uses", "## Risks and PII handling", "## Maintenance"):
+    for section in (
+        "## Motivation",
+        "## Composition",
+        "## Collection",
+        "## Preprocessing",
+        "## Uses",
+        "## Risks and PII handling",
+        "## Maintenance",
+    ):
         assert section in text
     for plot in ("length_hist.png", "drop_reasons.png", "quality_score.png"):
         data = (version / "plots" / plot).read_bytes()

@@ -33,22 +33,40 @@ ENGLISH = (
     "The Yangtze is the longest river in Asia and the third longest in the world. It rises in "
     "the Tanggula Mountains and flows east into the East China Sea near Shanghai. 长江。"
 )
-NAV = "\n".join([
-    "首页 新闻中心 产品展示 解决方案 客户案例 联系我们",
-    "关于我们 企业文化 发展历程 人才招聘 在线留言",
-    "热门标签 智能家居 工业控制 物联网平台 软件开发",
-    "版权所有 北京某某科技有限公司 京ICP备12345678号",
-    "友情链接 网站地图 隐私政策 法律声明 投诉建议",
-])
+NAV = "\n".join(
+    [
+        "首页 新闻中心 产品展示 解决方案 客户案例 联系我们",
+        "关于我们 企业文化 发展历程 人才招聘 在线留言",
+        "热门标签 智能家居 工业控制 物联网平台 软件开发",
+        "版权所有 北京某某科技有限公司 京ICP备12345678号",
+        "友情链接 网站地图 隐私政策 法律声明 投诉建议",
+    ]
+)
 ONE_WORD_LINES = "\n".join(
-    w + "。" for w in "春夏秋冬东南西北上下左右前后天地日月山水风雨江河湖海" * 2
-    + "金木火土花草树木鸟兽虫鱼琴棋书画诗酒茶" * 2)
-LIST = "\n".join(["北京市朝阳区天气晴朗。", "上海市浦东新区多云。", "广州市天河区有小雨。",
-                  "深圳市南山区有雷阵雨。", "杭州市西湖区阴转晴。", "成都市武侯区有大雾。",
-                  "重庆市渝中区有中雨。", "南京市鼓楼区晴转多云。", "武汉市江汉区有阵雨。"])
-SPAM = "\n".join(["威尼斯人现金网，澳门赌场官方网站，注册即送彩金，天天返水无上限！"] * 3 + [
-    "本站提供最新最全的真人娱乐、体育投注和电子游戏，欢迎广大玩家前来体验。",
-    "客服二十四小时在线，充值提款快速到账，安全可靠，信誉第一，值得信赖。"])
+    w + "。"
+    for w in "春夏秋冬东南西北上下左右前后天地日月山水风雨江河湖海" * 2
+    + "金木火土花草树木鸟兽虫鱼琴棋书画诗酒茶" * 2
+)
+LIST = "\n".join(
+    [
+        "北京市朝阳区天气晴朗。",
+        "上海市浦东新区多云。",
+        "广州市天河区有小雨。",
+        "深圳市南山区有雷阵雨。",
+        "杭州市西湖区阴转晴。",
+        "成都市武侯区有大雾。",
+        "重庆市渝中区有中雨。",
+        "南京市鼓楼区晴转多云。",
+        "武汉市江汉区有阵雨。",
+    ]
+)
+SPAM = "\n".join(
+    ["威尼斯人现金网，澳门赌场官方网站，注册即送彩金，天天返水无上限！"] * 3
+    + [
+        "本站提供最新最全的真人娱乐、体育投注和电子游戏，欢迎广大玩家前来体验。",
+        "客服二十四小时在线，充值提款快速到账，安全可靠，信誉第一，值得信赖。",
+    ]
+)
 GOOD_PREFIX = WIKI.split("\n")[0]
 
 CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
@@ -56,29 +74,48 @@ CASES: list[tuple[str, str, dict[str, Any], str | None]] = [
     ("full-width punctuation kept", FULLWIDTH, {}, None),
     ("mixed zh/en kept", MIXED, {}, None),
     ("weibo-length post", "今天终于吃到了心心念念的火锅，太开心了！[哈哈]", {}, "too_short"),
-    ("short post kept when min_chars lowered", "今天终于吃到了心心念念的火锅，太开心了！",
-     {"min_chars": 10}, None),
+    (
+        "short post kept when min_chars lowered",
+        "今天终于吃到了心心念念的火锅，太开心了！",
+        {"min_chars": 10},
+        None,
+    ),
     ("too long", WIKI, {"max_chars": 100}, "too_long"),
     ("english", ENGLISH, {}, "low_cjk_ratio"),
     ("one word per line", ONE_WORD_LINES, {}, "short_mean_line"),
-    ("short lines, when enabled", LIST, {"max_short_line_ratio": 0.5, "short_line_chars": 11},
-     "short_line_ratio"),
+    (
+        "short lines, when enabled",
+        LIST,
+        {"max_short_line_ratio": 0.5, "short_line_chars": 11},
+        "short_line_ratio",
+    ),
     ("navigation menu", NAV, {}, "low_terminal_punct"),
     ("list of short sentences", LIST, {}, "list_ratio"),
     ("gambling spam", SPAM, {}, "dup_line_frac"),
     ("repeated phrase", "好吃不贵，" * 20 + "下次还来。", {}, "top_ngram_frac_2"),
-    ("repeated 5-grams", GOOD_PREFIX + "长江是亚洲第一长河，也是世界第三长河" * 8 + "。",
-     {f"max_top_{n}gram_frac": None for n in (2, 3, 4)}, "dup_ngram_frac_5"),
+    (
+        "repeated 5-grams",
+        GOOD_PREFIX + "长江是亚洲第一长河，也是世界第三长河" * 8 + "。",
+        {f"max_top_{n}gram_frac": None for n in (2, 3, 4)},
+        "dup_ngram_frac_5",
+    ),
     ("laughing run", WIKI + FULLWIDTH + MIXED + "哈" * 31 + "。", {}, "char_run"),
-    ("dash separator is not a run", GOOD_PREFIX + "\n" + "-" * 60 + "\n" + FULLWIDTH,
-     {}, None),
+    ("dash separator is not a run", GOOD_PREFIX + "\n" + "-" * 60 + "\n" + FULLWIDTH, {}, None),
     ("emoji and symbols", GOOD_PREFIX + "★☆★☆😀😂🎉👍🔥💯" * 5 + "。", {}, "symbol_ratio"),
-    ("lottery numbers", "第2023120期开奖号码：03 15 22 27 31 08，一等奖6注，单注奖金1000万元。"
-     "第2023121期开奖号码：05 11 19 24 33 02，一等奖3注，单注奖金856万元。", {"min_chars": 50},
-     "digit_ratio"),
-    ("link share", "推荐一篇关于城市规划的好文章，作者写得很用心，值得一读：https://mp.weixin.qq.com/s/"
-     "AbCdEfGhIjKlMnOp 还有这个视频也不错，讲的是老城区改造的故事，大家有空看看：http://t.cn/A6xYz123。",
-     {}, "url_ratio"),
+    (
+        "lottery numbers",
+        "第2023120期开奖号码：03 15 22 27 31 08，一等奖6注，单注奖金1000万元。"
+        "第2023121期开奖号码：05 11 19 24 33 02，一等奖3注，单注奖金856万元。",
+        {"min_chars": 50},
+        "digit_ratio",
+    ),
+    (
+        "link share",
+        "推荐一篇关于城市规划的好文章，作者写得很用心，值得一读：https://mp.weixin.qq.com/s/"
+        "AbCdEfGhIjKlMnOp 还有这个视频也不错，讲的是老城区改造的故事，大家有空看看：http://t.cn/A6xYz123。",
+        {},
+        "url_ratio",
+    ),
 ]
 
 
@@ -93,10 +130,10 @@ def test_reason(label: str, text: str, params: dict[str, Any], reason: str | Non
     assert run(text, **params).reason == reason
 
 
-@pytest.mark.parametrize("label,text,params,reason",
-                         [c for c in CASES if c[3] is not None], ids=lambda v: str(v)[:20])
-def test_rule_can_be_disabled(label: str, text: str, params: dict[str, Any],
-                              reason: str) -> None:
+@pytest.mark.parametrize(
+    "label,text,params,reason", [c for c in CASES if c[3] is not None], ids=lambda v: str(v)[:20]
+)
+def test_rule_can_be_disabled(label: str, text: str, params: dict[str, Any], reason: str) -> None:
     param = next(p for _, _, p, rule in RULES if rule == reason)
     assert run(text, **{**params, param: None}).reason != reason
 
@@ -134,10 +171,13 @@ def test_chinese_text_has_no_symbols(text: str) -> None:
     assert run(text).stats["symbol_ratio"] == 0.0
 
 
-@pytest.mark.parametrize("text,symbols,digits", [
-    ("温度：３０℃，价格￥１２元 ©2024 😀", 4, 8),
-    ("①②③ ★☆ →", 3, 0),
-])
+@pytest.mark.parametrize(
+    "text,symbols,digits",
+    [
+        ("温度：３０℃，价格￥１２元 ©2024 😀", 4, 8),
+        ("①②③ ★☆ →", 3, 0),
+    ],
+)
 def test_symbol_and_digit_counts(text: str, symbols: int, digits: int) -> None:
     cs = char_stats([text])
     assert (int(cs["symbols"][0]), int(cs["digits"][0])) == (symbols, digits)

@@ -18,39 +18,76 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def dev_data() -> Path:
     """The shared DEV data: $ZHCURATE_DEV_DATA, ../shared/data beside the clone, /work/shared."""
-    for cand in (os.environ.get("ZHCURATE_DEV_DATA", ""), ROOT.parent / "shared" / "data",
-                 "/work/shared/data"):
+    for cand in (
+        os.environ.get("ZHCURATE_DEV_DATA", ""),
+        ROOT.parent / "shared" / "data",
+        "/work/shared/data",
+    ):
         if cand and Path(cand).is_dir():
             return Path(cand)
     raise FileNotFoundError("DEV data not found; set ZHCURATE_DEV_DATA")
 
 
-WIKI = ("长江是亚洲第一长河，也是世界第三长河，全长约六千三百公里。它发源于青藏高原的唐古拉山脉，"
-        "自西向东流经十一个省级行政区，最后注入东海。")
-MIXED = ("Transformer 是 Google 在 2017 年提出的模型架构，论文题为 Attention Is All You Need。"
-         "它完全基于注意力机制，抛弃了循环神经网络，因此训练可以高度并行。")
+WIKI = (
+    "长江是亚洲第一长河，也是世界第三长河，全长约六千三百公里。它发源于青藏高原的唐古拉山脉，"
+    "自西向东流经十一个省级行政区，最后注入东海。"
+)
+MIXED = (
+    "Transformer 是 Google 在 2017 年提出的模型架构，论文题为 Attention Is All You Need。"
+    "它完全基于注意力机制，抛弃了循环神经网络，因此训练可以高度并行。"
+)
 
 # (text, params, reason, lang, ft_lang, cjk_rule)
 CASES: list[tuple[str, dict[str, Any], str | None, str, str, bool]] = [
     (WIKI, {}, None, "zh", "zh", True),
     (MIXED, {}, None, "zh", "zh", True),
-    ("The Yangtze is the longest river in Asia and flows into the East China Sea.", {},
-     "not_listed_language", "en", "en", False),
-    ("The Yangtze is the longest river in Asia and flows into the East China Sea.",
-     {"languages": ["zh", "en"]}, None, "en", "en", False),
-    ("I visited 北京 last summer and loved the food there.", {}, "not_listed_language",
-     "en", "en", False),
+    (
+        "The Yangtze is the longest river in Asia and flows into the East China Sea.",
+        {},
+        "not_listed_language",
+        "en",
+        "en",
+        False,
+    ),
+    (
+        "The Yangtze is the longest river in Asia and flows into the East China Sea.",
+        {"languages": ["zh", "en"]},
+        None,
+        "en",
+        "en",
+        False,
+    ),
+    (
+        "I visited 北京 last summer and loved the food there.",
+        {},
+        "not_listed_language",
+        "en",
+        "en",
+        False,
+    ),
     # Han-only headline that lid.176 calls Japanese: Chinese by the Han-script rule.
     ("教育部回应“取消高考户籍限制”", {}, None, "zh", "ja", True),
-    ("教育部回应“取消高考户籍限制”", {"min_cjk_share": None}, "not_listed_language",
-     "ja", "ja", False),
+    (
+        "教育部回应“取消高考户籍限制”",
+        {"min_cjk_share": None},
+        "not_listed_language",
+        "ja",
+        "ja",
+        False,
+    ),
     # Weibo repost with a Latin user name: fastText says English.
     ("//@Luminous_Ustinian:大家一定要看看啊", {}, None, "zh", "en", True),
     ("今日はいい天気ですね。散歩に行きましょう。", {}, "not_listed_language", "ja", "ja", False),
     ("오늘 날씨가 정말 좋네요. 산책하러 갈까요?", {}, "not_listed_language", "ko", "ko", False),
     # fastText says zh with probability 0.35 < 0.65; without the rule min_score applies.
-    ("考研继续升温 应届毕业生依旧是主力军", {"min_cjk_share": None}, "low_score",
-     "zh", "zh", False),
+    (
+        "考研继续升温 应届毕业生依旧是主力军",
+        {"min_cjk_share": None},
+        "low_score",
+        "zh",
+        "zh",
+        False,
+    ),
     ("考研继续升温 应届毕业生依旧是主力军", {}, None, "zh", "zh", True),
     ("", {}, "not_listed_language", "", "", False),
     (" \n\t", {"languages": ["zh", "en"]}, "not_listed_language", "", "", False),
@@ -64,11 +101,16 @@ def run(text: str, **params: Any) -> Doc:
 
 
 @pytest.mark.parametrize("text,params,reason,lang,ft_lang,rule", CASES)
-def test_cases(text: str, params: dict[str, Any], reason: str | None, lang: str, ft_lang: str,
-               rule: bool) -> None:
+def test_cases(
+    text: str, params: dict[str, Any], reason: str | None, lang: str, ft_lang: str, rule: bool
+) -> None:
     doc = run(text, **params)
     assert (doc.reason, doc.stats["lang"], doc.stats["ft_lang"], doc.stats["cjk_rule"]) == (
-        reason, lang, ft_lang, rule)
+        reason,
+        lang,
+        ft_lang,
+        rule,
+    )
 
 
 def test_news_commentary_pairs() -> None:
@@ -83,12 +125,15 @@ def test_news_commentary_pairs() -> None:
     assert sum(d.stats["score"] > 0.65 for d in en) >= 190  # short titles score lower
 
 
-@pytest.mark.parametrize("text,script", [
-    ("我們這個說話的時候，請不要開玩笑。", "hant"),
-    ("我们这个说话的时候，请不要开玩笑。", "hans"),
-    ("人口", "none"),
-    ("English only", ""),
-])
+@pytest.mark.parametrize(
+    "text,script",
+    [
+        ("我們這個說話的時候，請不要開玩笑。", "hant"),
+        ("我们这个说话的时候，请不要开玩笑。", "hans"),
+        ("人口", "none"),
+        ("English only", ""),
+    ],
+)
 def test_script(text: str, script: str) -> None:
     assert scripts([text]) == [script]
     assert run(text).stats["script"] == script
@@ -96,10 +141,14 @@ def test_script(text: str, script: str) -> None:
 
 def test_script_on_dev_wikipedia() -> None:
     web = dev_data() / "web"
-    trad = [orjson.loads(x)["text"] for x in
-            (web / "wiki_zh_tw_drcd_paragraphs.jsonl").read_bytes().splitlines()[:300]]
-    simp = [orjson.loads(x)["text"] for x in
-            (web / "wiki_zh_cmrc2018_paragraphs.jsonl").read_bytes().splitlines()[:300]]
+    trad = [
+        orjson.loads(x)["text"]
+        for x in (web / "wiki_zh_tw_drcd_paragraphs.jsonl").read_bytes().splitlines()[:300]
+    ]
+    simp = [
+        orjson.loads(x)["text"]
+        for x in (web / "wiki_zh_cmrc2018_paragraphs.jsonl").read_bytes().splitlines()[:300]
+    ]
     assert scripts(trad).count("hant") >= 298
     assert scripts(simp) == ["hans"] * 300
 

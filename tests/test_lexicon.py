@@ -7,14 +7,23 @@ import pytest
 from filters.lexicon import Lexicon, flagged_hits, flagged_set, flagged_terms, stopwords, words
 from pipeline.record import Doc
 
-PROSE = ("今天我们去公园散步，看到很多人在湖边钓鱼。天气很好，孩子们在草地上玩耍，老人们坐在长椅上"
-         "聊天。我觉得这样的周末非常惬意，希望以后能经常来这里走走。")
-KEYWORDS = " ".join(f"{city}二手车{kind}" for city in ("北京", "上海", "广州", "深圳", "杭州")
-                    for kind in ("交易", "价格", "市场", "评估", "报价", "过户", "贷款", "保险"))
-CASINO = ("王者威尼斯人现金网网址：宜春市铜鼓县江西佰利达制药有限公司发生一起爆炸事故，"
-          "造成1人死亡、2人受伤。相关新闻：威尼斯人现金网，申博太阳城真人登入，欧宝体育app下载。")
-CRACKDOWN = ("警方近日破获一起利用六合彩进行非法赌博的案件，抓获犯罪嫌疑人5名，"
-             "现场缴获赌资3万余元。警方提醒广大群众远离赌博，切勿参与任何形式的非法彩票活动。")
+PROSE = (
+    "今天我们去公园散步，看到很多人在湖边钓鱼。天气很好，孩子们在草地上玩耍，老人们坐在长椅上"
+    "聊天。我觉得这样的周末非常惬意，希望以后能经常来这里走走。"
+)
+KEYWORDS = " ".join(
+    f"{city}二手车{kind}"
+    for city in ("北京", "上海", "广州", "深圳", "杭州")
+    for kind in ("交易", "价格", "市场", "评估", "报价", "过户", "贷款", "保险")
+)
+CASINO = (
+    "王者威尼斯人现金网网址：宜春市铜鼓县江西佰利达制药有限公司发生一起爆炸事故，"
+    "造成1人死亡、2人受伤。相关新闻：威尼斯人现金网，申博太阳城真人登入，欧宝体育app下载。"
+)
+CRACKDOWN = (
+    "警方近日破获一起利用六合彩进行非法赌博的案件，抓获犯罪嫌疑人5名，"
+    "现场缴获赌资3万余元。警方提醒广大群众远离赌博，切勿参与任何形式的非法彩票活动。"
+)
 RUDE = "卧槽，这也太离谱了吧，傻逼司机差点撞到我，真他妈气死了"
 
 
@@ -28,13 +37,13 @@ def run(text: str, **params: object) -> Doc:
     ("text", "reason"),
     [
         (PROSE, None),
-        (KEYWORDS, "low_stopword_ratio"),                 # 80 tokens of SEO keywords
-        (KEYWORDS[:60], None),                            # too few tokens to judge
+        (KEYWORDS, "low_stopword_ratio"),  # 80 tokens of SEO keywords
+        (KEYWORDS[:60], None),  # too few tokens to judge
         ("中国人民公安大学2012年硕士研究生目录及书目", None),  # a headline is not prose
-        (CASINO, "flagged_words"),                        # injected casino brands
-        (CRACKDOWN, None),                                # one mention of 六合彩 in news
+        (CASINO, "flagged_words"),  # injected casino brands
+        (CRACKDOWN, None),  # one mention of 六合彩 in news
         ("附近的现金网点都关门了，只能去银行柜台取钱。", None),  # 现金网点 is not 现金网
-        (RUDE, None),                                     # profanity is not counted by default
+        (RUDE, None),  # profanity is not counted by default
         (PROSE + "\n" + CASINO, "flagged_words"),
     ],
 )
@@ -53,8 +62,12 @@ def test_stats() -> None:
     # 威尼斯人现金网 x2 (the inner 现金网 not counted again), 申博太阳城, 欧宝体育
     assert doc.stats["flagged_hits"] == 4
     assert doc.stats["flagged_ratio"] == pytest.approx(4 / doc.stats["tokens"])
-    assert run("").stats == {"tokens": 0, "stopword_ratio": 0.0, "flagged_hits": 0,
-                             "flagged_ratio": 0.0}
+    assert run("").stats == {
+        "tokens": 0,
+        "stopword_ratio": 0.0,
+        "flagged_hits": 0,
+        "flagged_ratio": 0.0,
+    }
 
 
 def test_words_drop_punctuation_and_lowercase() -> None:
@@ -64,11 +77,11 @@ def test_words_drop_punctuation_and_lowercase() -> None:
 @pytest.mark.parametrize(
     ("tokens", "hits"),
     [
-        (["澳门", "金沙", "娱乐", "城"], 1),            # 3-token term
-        (["a", "b", "c", "b", "c"], 2),               # abc, then bc; the c inside each not again
-        (["x", "bc"], 1),                             # one token that is a term
+        (["澳门", "金沙", "娱乐", "城"], 1),  # 3-token term
+        (["a", "b", "c", "b", "c"], 2),  # abc, then bc; the c inside each not again
+        (["x", "bc"], 1),  # one token that is a term
         (["b", "c", "b", "c"], 2),
-        (["现金", "网点"], 0),                         # 现金网 would cut the word 网点
+        (["现金", "网点"], 0),  # 现金网 would cut the word 网点
         (["c"], 1),
         ([], 0),
     ],

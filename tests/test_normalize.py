@@ -36,7 +36,7 @@ def run(text: str, **params: object) -> Doc:
         ("条件之一：\ue40c１．\u3000父母双亡的；\ue000", "条件之一：\n1. 父母双亡的；"),
         # broken Unicode (UTF-8 read as cp1252) and entities are repaired
         ("ä¸\xadæ–‡ç½‘ç«™", "中文网站"),
-        ("&amp;quot;闹市一女子&amp;quot;&nbsp;", "\"闹市一女子\""),
+        ("&amp;quot;闹市一女子&amp;quot;&nbsp;", '"闹市一女子"'),
         ("萨尔科奇所喜欢的&lt;&lt;星期日&gt;&gt;杂志", "萨尔科奇所喜欢的<<星期日>>杂志"),
         # a JSON surrogate pair becomes one emoji
         ("表情\ud83d\ude00好", "表情😀好"),
@@ -45,7 +45,7 @@ def run(text: str, **params: object) -> Doc:
         # Traditional -> Simplified (phrase-aware: 乾隆 stays, 乾燥 -> 干燥)
         ("在歐洲，梵語的學術研究由德國學者開創。", "在欧洲，梵语的学术研究由德国学者开创。"),
         ("乾隆年間天氣乾燥", "乾隆年间天气干燥"),
-        ("學院坐落於倫敦市中心", "学院坐落于伦敦市中心"),   # needs a second t2s pass
+        ("學院坐落於倫敦市中心", "学院坐落于伦敦市中心"),  # needs a second t2s pass
     ],
 )
 def test_output_text(raw: str, expected: str) -> None:
@@ -63,11 +63,11 @@ def test_t2s_off_keeps_traditional_but_records_script() -> None:
     [
         ("这个软件很好用，我们都喜欢。", "hans"),
         ("這個軟體很好用，我們都喜歡。", "hant"),
-        ("這個软件很好用", "mixed"),          # 這 個 vs 软: 2 traditional, 1 simplified
-        ("你好", "none"),                     # only characters shared by both scripts
+        ("這個软件很好用", "mixed"),  # 這 個 vs 软: 2 traditional, 1 simplified
+        ("你好", "none"),  # only characters shared by both scripts
         ("hello world 123", "none"),
-        ("里面的后台", "none"),              # 里 面 后 台: valid in both scripts (OpenCC ST list)
-        ("台灣的群峰", "hant"),               # 群 峰 are Taiwan standard forms, not simplified
+        ("里面的后台", "none"),  # 里 面 后 台: valid in both scripts (OpenCC ST list)
+        ("台灣的群峰", "hant"),  # 群 峰 are Taiwan standard forms, not simplified
         ("乾隆皇帝的国家与时代，为后人所学习和传颂，历史书里记载了很多。", "hans"),
     ],
 )
@@ -96,15 +96,16 @@ HTML_PAGE = """<!DOCTYPE html><html><head><title>标题不算正文</title>
 
 def test_html_auto_extracts_block_structure() -> None:
     doc = run(HTML_PAGE)
-    assert doc.text == ("首页 > 新闻\n\n第一段 正文，加粗也在同一行。\n\n第二段\n换行\n\n"
-                        "条目一\n\n条目二")
+    assert doc.text == (
+        "首页 > 新闻\n\n第一段 正文，加粗也在同一行。\n\n第二段\n换行\n\n条目一\n\n条目二"
+    )
     assert doc.stats["html"] is True
 
 
 @pytest.mark.parametrize(
     ("text", "html", "is_html"),
     [
-        ("在HTML里用<br>标签换行，用<p>分段。", "auto", False),   # prose quoting 2 tags
+        ("在HTML里用<br>标签换行，用<p>分段。", "auto", False),  # prose quoting 2 tags
         ("<p>一</p><p>二</p>", "auto", True),
         ("<p>一</p><p>二</p>", "never", False),
         ("纯文本 a < b", "always", True),
@@ -118,8 +119,16 @@ def test_html_modes(text: str, html: str, is_html: bool) -> None:
 
 
 def test_stats_keys_and_empty_rejection() -> None:
-    keys = {"chars_before", "chars_after", "script", "trad_chars", "simp_chars", "html",
-            "unicode_fixed", "t2s"}
+    keys = {
+        "chars_before",
+        "chars_after",
+        "script",
+        "trad_chars",
+        "simp_chars",
+        "html",
+        "unicode_fixed",
+        "t2s",
+    }
     ok, empty = run("正常的文本。"), run("\u200b\x07\u3000\ufeff")
     assert set(ok.stats) == set(empty.stats) == keys
     assert (ok.reason, empty.reason, empty.text) == (None, "empty", "")
@@ -136,6 +145,7 @@ def test_bad_html_param() -> None:
 
 
 def test_idempotent_on_real_like_text() -> None:
-    once = run("昨日，《南都ＭＥＴＲＯ》创刊仪式暨２０１２年深港地铁圈高峰论坛上透露……"
-               "\n\n\n\n 記者  報道").text
+    once = run(
+        "昨日，《南都ＭＥＴＲＯ》创刊仪式暨２０１２年深港地铁圈高峰论坛上透露……\n\n\n\n 記者  報道"
+    ).text
     assert run(once).text == once

@@ -54,20 +54,20 @@ def test_masked(text: str, masked: str, kind: str, n: int) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "身份证号440304199003071231有误",        # wrong check character (valid: ...123X)
-        "编号110105194902301234",               # 2月30日 is no date of birth
-        "卡号6222021234567895",                 # Luhn-invalid
-        "订单号2013812345678已发货",             # a phone number inside a longer digit run
+        "身份证号440304199003071231有误",  # wrong check character (valid: ...123X)
+        "编号110105194902301234",  # 2月30日 is no date of birth
+        "卡号6222021234567895",  # Luhn-invalid
+        "订单号2013812345678已发货",  # a phone number inside a longer digit run
         "流水号13812345678901",
-        "138-1234 5678",                       # mixed separators
-        "发布于2023.10.01.12点",                 # a dotted date, not an IP
-        "请升级到v1.2.3.4，版本号：2.0.1.5",       # version numbers
-        "坐标1.2.3.4.5",                         # longer dotted run
-        "见第6.2.3.1节，齿式3.1.4.2",             # four single digits: section, dental formula
-        "192.168.1.256不是合法地址",              # octet > 255
-        "我的号码是12345678，记一下",              # a QQ-like number without prefix
-        "用微信 WeChat 支付很方便",               # a plain word after 微信 is not an id
-        "@小明 你好，周末一起吃饭",                # a Weibo mention is not an email
+        "138-1234 5678",  # mixed separators
+        "发布于2023.10.01.12点",  # a dotted date, not an IP
+        "请升级到v1.2.3.4，版本号：2.0.1.5",  # version numbers
+        "坐标1.2.3.4.5",  # longer dotted run
+        "见第6.2.3.1节，齿式3.1.4.2",  # four single digits: section, dental formula
+        "192.168.1.256不是合法地址",  # octet > 255
+        "我的号码是12345678，记一下",  # a QQ-like number without prefix
+        "用微信 WeChat 支付很方便",  # a plain word after 微信 is not an id
+        "@小明 你好，周末一起吃饭",  # a Weibo mention is not an email
         "人口约1400000000人，面积9600000平方公里",
     ],
 )
@@ -78,19 +78,28 @@ def test_near_misses_untouched(text: str) -> None:
 
 
 def test_mixed_document_and_stats_keys() -> None:
-    text = ("姓名：李四\n身份证：11010519491231002X\n手机：13912345678\n邮箱：lisi@163.com\n"
-            "银行卡：6222021234567894\n登录IP：202.96.128.86\nQQ：10001\n微信：lisi_2024")
+    text = (
+        "姓名：李四\n身份证：11010519491231002X\n手机：13912345678\n邮箱：lisi@163.com\n"
+        "银行卡：6222021234567894\n登录IP：202.96.128.86\nQQ：10001\n微信：lisi_2024"
+    )
     doc = run(text)
-    assert doc.text == ("姓名：李四\n身份证：<ID_CARD>\n手机：<PHONE>\n邮箱：<EMAIL>\n"
-                        "银行卡：<BANK_CARD>\n登录IP：<IP>\nQQ：<QQ>\n微信：<WECHAT>")
+    assert doc.text == (
+        "姓名：李四\n身份证：<ID_CARD>\n手机：<PHONE>\n邮箱：<EMAIL>\n"
+        "银行卡：<BANK_CARD>\n登录IP：<IP>\nQQ：<QQ>\n微信：<WECHAT>"
+    )
     assert doc.stats == dict.fromkeys(KINDS, 1)
     assert set(run("没有个人信息的句子。").stats) == KINDS == set(PLACEHOLDERS)
 
 
 @pytest.mark.parametrize(
     ("number", "ok"),
-    [("11010519491231002X", True), ("11010519491231002x", True), ("110105194912310021", False),
-     ("99010519491231002X", False), ("110105194913310021", False)],
+    [
+        ("11010519491231002X", True),
+        ("11010519491231002x", True),
+        ("110105194912310021", False),
+        ("99010519491231002X", False),
+        ("110105194913310021", False),
+    ],
 )
 def test_id_card_valid(number: str, ok: bool) -> None:
     assert id_card_valid(number) is ok
@@ -98,8 +107,13 @@ def test_id_card_valid(number: str, ok: bool) -> None:
 
 @pytest.mark.parametrize(
     ("digits", "ok"),
-    [("4111111111111111", True), ("4111111111111112", False), ("6222021234567894", True),
-     ("79927398713", True), ("79927398710", False)],
+    [
+        ("4111111111111111", True),
+        ("4111111111111112", False),
+        ("6222021234567894", True),
+        ("79927398713", True),
+        ("79927398710", False),
+    ],
 )
 def test_luhn(digits: str, ok: bool) -> None:
     assert luhn_valid(digits) is ok

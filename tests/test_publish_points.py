@@ -55,20 +55,36 @@ def stages(monkeypatch) -> None:
 def test_each_dataset_is_published_with_counts_that_add_up(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     docs = ["今天天气很好。我们去公园。", "短。", "坏天气来了。明天会更好。好。"]
-    src.write_text("".join(json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
-                           for i, t in enumerate(docs)))
-    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
-                               name="sentences",  # the last stage publishes under the config name
-                               stages=[{"type": "drop_short", "publish": "docs"},
-                                       {"type": "split_sentences"},
-                                       {"type": "drop_short"}]))
+    src.write_text(
+        "".join(
+            json.dumps({"id": f"d{i}", "text": t}, ensure_ascii=False) + "\n"
+            for i, t in enumerate(docs)
+        )
+    )
+    cfg = resolve(
+        write_config(
+            tmp_path / "c.yaml",
+            [str(src)],
+            tmp_path / "out",
+            name="sentences",  # the last stage publishes under the config name
+            stages=[
+                {"type": "drop_short", "publish": "docs"},
+                {"type": "split_sentences"},
+                {"type": "drop_short"},
+            ],
+        )
+    )
     result = run(cfg, "c.yaml", progress=Progress(False))
     by_name = {Path(d["version"]).parent.name: d for d in result["datasets"]}
     assert set(by_name) == {"docs", "sentences"}
     assert by_name["docs"]["counts"] == {"input": 3, "kept": 2, "rejected": 1, "quarantined": 0}
     # 5 sentences generated from the 2 kept docs: 1 rejected by the generator, 1 too short
-    assert by_name["sentences"]["counts"] == {"input": 5, "kept": 3, "rejected": 2,
-                                              "quarantined": 0}
+    assert by_name["sentences"]["counts"] == {
+        "input": 5,
+        "kept": 3,
+        "rejected": 2,
+        "quarantined": 0,
+    }
     sent = tmp_path / "out" / "sentences" / "v0001"
     kept = pq.read_table(sent / "data").to_pylist()
     assert [r["id"] for r in kept] == ["d0#s0", "d0#s1", "d2#s1"]
@@ -77,7 +93,9 @@ def test_each_dataset_is_published_with_counts_that_add_up(tmp_path: Path) -> No
     assert rejected == {"d2#s0": "split_sentences:bad_sentence", "d2#s2": "drop_short:short"}
     m = json.loads((sent / "manifest.json").read_text())
     assert m["synthetic"] is True and [s["name"] for s in m["stages"]] == [
-        "split_sentences", "drop_short#2"]
+        "split_sentences",
+        "drop_short#2",
+    ]
     assert "machine-generated" in (sent / "README.md").read_text()
 
 
@@ -85,17 +103,29 @@ def test_a_dataset_name_published_twice_is_an_error(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "一。二。"}\n')
     with pytest.raises(ConfigError, match=r"stages\[1\].publish: dataset 't' is published twice"):
-        resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="t",
-                             stages=[{"type": "drop_short", "publish": "t"},
-                                     {"type": "drop_short"}]))
+        resolve(
+            write_config(
+                tmp_path / "c.yaml",
+                [str(src)],
+                tmp_path / "out",
+                name="t",
+                stages=[{"type": "drop_short", "publish": "t"}, {"type": "drop_short"}],
+            )
+        )
 
 
 def test_generating_stage_needs_a_publish_point_before_it(tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
     src.write_text('{"text": "一。二。"}\n')
     with pytest.raises(ConfigError, match=r"stages\[1\] \(split_sentences\) creates new records"):
-        resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out",
-                             stages=[{"type": "drop_short"}, {"type": "split_sentences"}]))
+        resolve(
+            write_config(
+                tmp_path / "c.yaml",
+                [str(src)],
+                tmp_path / "out",
+                stages=[{"type": "drop_short"}, {"type": "split_sentences"}],
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -110,17 +140,27 @@ class Tag(MapStage):
         doc.set_meta(self.field, self.value)
 
 
-def test_metadata_edits_of_consecutive_stages_are_all_published(tmp_path: Path,
-                                                                monkeypatch) -> None:
+def test_metadata_edits_of_consecutive_stages_are_all_published(
+    tmp_path: Path, monkeypatch
+) -> None:
     """Two map stages in one segment each edit meta: the second edit must not be lost (it
     once was, when the edited-meta marker of the first made the second look unchanged)."""
     monkeypatch.setitem(STAGES, "tag", Tag)
     src = tmp_path / "in.jsonl"
     src.write_text('{"id": "x", "text": "今天天气很好。", "src": "web"}\n', "utf-8")
-    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="t",
-                               stages=[{"type": "tag", "field": "a", "value": 1},
-                                       {"type": "tag", "field": "b", "value": 2},
-                                       {"type": "drop_short"}]))
+    cfg = resolve(
+        write_config(
+            tmp_path / "c.yaml",
+            [str(src)],
+            tmp_path / "out",
+            name="t",
+            stages=[
+                {"type": "tag", "field": "a", "value": 1},
+                {"type": "tag", "field": "b", "value": 2},
+                {"type": "drop_short"},
+            ],
+        )
+    )
     run(cfg, "c.yaml", progress=Progress(False))
     rows = pq.read_table(tmp_path / "out" / "t" / "v0001" / "data").to_pylist()
     assert json.loads(rows[0]["meta"]) == {"src": "web", "a": 1, "b": 2}
@@ -143,20 +183,40 @@ def test_edits_around_filters_are_all_published(tmp_path: Path, monkeypatch) -> 
     monkeypatch.setitem(STAGES, "tag", Tag)
     monkeypatch.setitem(STAGES, "shout", Shout)
     src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps({"id": f"r{i}", "text": t}, ensure_ascii=False) + "\n"
-                           for i, t in enumerate(["今天天气很好", "好", "明天会下雨", "嗯"])),
-                   "utf-8")
-    cfg = resolve(write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="t",
-                               stages=[{"type": "shout"}, {"type": "drop_short"},
-                                       {"type": "noop"}, {"type": "tag"}, {"type": "shout"}]))
+    src.write_text(
+        "".join(
+            json.dumps({"id": f"r{i}", "text": t}, ensure_ascii=False) + "\n"
+            for i, t in enumerate(["今天天气很好", "好", "明天会下雨", "嗯"])
+        ),
+        "utf-8",
+    )
+    cfg = resolve(
+        write_config(
+            tmp_path / "c.yaml",
+            [str(src)],
+            tmp_path / "out",
+            name="t",
+            stages=[
+                {"type": "shout"},
+                {"type": "drop_short"},
+                {"type": "noop"},
+                {"type": "tag"},
+                {"type": "shout"},
+            ],
+        )
+    )
     run(cfg, "c.yaml", progress=Progress(False))
     version = tmp_path / "out" / "t" / "v0001"
     kept = pq.read_table(version / "data").to_pylist()
     assert [(r["id"], r["text"], json.loads(r["meta"])) for r in kept] == [
-        ("r0", "今天天气很好！！", {"a": 1}), ("r2", "明天会下雨！！", {"a": 1})]
+        ("r0", "今天天气很好！！", {"a": 1}),
+        ("r2", "明天会下雨！！", {"a": 1}),
+    ]
     rejected = pq.read_table(version / "rejected").to_pylist()
     assert [(r["id"], r["text"], r["reason"]) for r in rejected] == [
-        ("r1", "好！", "drop_short:short"), ("r3", "嗯！", "drop_short:short")]
+        ("r1", "好！", "drop_short:short"),
+        ("r3", "嗯！", "drop_short:short"),
+    ]
     import pyarrow as pa
 
     from pipeline.shard_tables import UPSTREAM_KEY
@@ -168,5 +228,10 @@ def test_edits_around_filters_are_all_published(tmp_path: Path, monkeypatch) -> 
         with pa.memory_map(str(shard)) as fh:
             meta = pa.ipc.open_file(fh).schema.metadata or {}
         kinds[d.name.split("-")[0]] = UPSTREAM_KEY in meta
-    assert kinds == {"shout": False, "drop_short": True, "noop": True, "tag": False,
-                     "shout_2": False}
+    assert kinds == {
+        "shout": False,
+        "drop_short": True,
+        "noop": True,
+        "tag": False,
+        "shout_2": False,
+    }

@@ -71,11 +71,14 @@ def test_bad_label_names_the_line(tmp_path: Path) -> None:
         read_labelled([data])
 
 
-@pytest.mark.parametrize("mode,expected", [
-    ("chars", "我 爱 北 京 。"),
-    ("words", "我 爱 北京 。"),
-    ("words+chars", "我 爱 北京 。 我 爱 北 京 。"),
-])
+@pytest.mark.parametrize(
+    "mode,expected",
+    [
+        ("chars", "我 爱 北 京 。"),
+        ("words", "我 爱 北京 。"),
+        ("words+chars", "我 爱 北京 。 我 爱 北 京 。"),
+    ],
+)
 def test_tokenize(mode: str, expected: str) -> None:
     assert tokenize("我爱\n北京。", mode) == expected
 
@@ -103,13 +106,29 @@ def test_llm_labels_of_a_published_version_are_distilled(tmp_path: Path) -> None
     scores = [4, 5, 1, -1, 0, 3]
     texts = [WIKI[0], WIKI[1], CHAT[0], CHAT[1], "今天吃什么", "长城位于中国北方。"]
     (tmp_path / "v0001" / "data").mkdir(parents=True)
-    pq.write_table(pa.table({
-        "id": [f"d{i}" for i in range(6)], "text": texts, "meta": ["{}"] * 6,
-        "stats": [json.dumps({"llm_quality_annotate": {"score": s, "sampled": s >= 0}})
-                  for s in scores]}), tmp_path / "v0001" / "data" / "part-00000.parquet")
-    rows = read_labelled([tmp_path / "v0001"], threshold=3,
-                         label_field="llm_quality_annotate.score")
-    assert rows == [(WIKI[0], 1), (WIKI[1], 1), (CHAT[0], 0), ("今天吃什么", 0),
-                    ("长城位于中国北方。", 1)]
+    pq.write_table(
+        pa.table(
+            {
+                "id": [f"d{i}" for i in range(6)],
+                "text": texts,
+                "meta": ["{}"] * 6,
+                "stats": [
+                    json.dumps({"llm_quality_annotate": {"score": s, "sampled": s >= 0}})
+                    for s in scores
+                ],
+            }
+        ),
+        tmp_path / "v0001" / "data" / "part-00000.parquet",
+    )
+    rows = read_labelled(
+        [tmp_path / "v0001"], threshold=3, label_field="llm_quality_annotate.score"
+    )
+    assert rows == [
+        (WIKI[0], 1),
+        (WIKI[1], 1),
+        (CHAT[0], 0),
+        ("今天吃什么", 0),
+        ("长城位于中国北方。", 1),
+    ]
     with pytest.raises(ValueError, match="<stage>.<measurement>"):
         read_labelled([tmp_path / "v0001"], threshold=3, label_field="score")

@@ -51,19 +51,36 @@ def workdir(tmp_path_factory) -> Path:
     (root / "in" / "zz_noid.jsonl").write_text(
         '{"text": "北京时间今天上午，国家统计局发布了十月份国民经济运行数据。"}\n'
         '{"text": "这家店的外卖送得很快，味道也不错，下次还会再点。"}\n'
-        '{"id": "broken", "text": \n', "utf-8")
+        '{"id": "broken", "text": \n',
+        "utf-8",
+    )
     return root
 
 
 def _args(out: str, *executor: str) -> list[str]:
     """Run the default config on ``in/`` with relative paths (workers must resolve them)."""
-    return ["run", DEFAULT, "--set", "input.paths=[in/*.jsonl]", "--set", "input.shard_size=300",
-            "--set", f"output.dir={out}", *executor]
+    return [
+        "run",
+        DEFAULT,
+        "--set",
+        "input.paths=[in/*.jsonl]",
+        "--set",
+        "input.shard_size=300",
+        "--set",
+        f"output.dir={out}",
+        *executor,
+    ]
 
 
 def _ray(address: str, workers: int | None = None) -> list[str]:
-    return ["--set", "executor.type=ray", "--set", f"executor.address={address}",
-            "--set", f"executor.workers={'null' if workers is None else workers}"]
+    return [
+        "--set",
+        "executor.type=ray",
+        "--set",
+        f"executor.address={address}",
+        "--set",
+        f"executor.workers={'null' if workers is None else workers}",
+    ]
 
 
 def _published(workdir: Path, out: str) -> dict[str, str]:
@@ -79,10 +96,16 @@ def reference(workdir: Path) -> dict[str, str]:
     return hashes
 
 
-def test_map_keeps_task_order_reraises_task_errors_and_retries_oserror(cluster,
-                                                                       tmp_path) -> None:
-    ex = RayExecutor({"type": "ray", "workers": None, "address": cluster.address,
-                      "num_cpus": None, "object_store_memory": None})
+def test_map_keeps_task_order_reraises_task_errors_and_retries_oserror(cluster, tmp_path) -> None:
+    ex = RayExecutor(
+        {
+            "type": "ray",
+            "workers": None,
+            "address": cluster.address,
+            "num_cpus": None,
+            "object_store_memory": None,
+        }
+    )
     try:
         assert ex.cpus == 3 and ex.inflight == 6
         seen: list[int] = []
@@ -97,8 +120,9 @@ def test_map_keeps_task_order_reraises_task_errors_and_retries_oserror(cluster,
             (done / str(x)).touch()
             return x * x
 
-        assert ex.map(slow_square, list(range(8)), on_result=seen.append) == \
-            [x * x for x in range(8)]
+        assert ex.map(slow_square, list(range(8)), on_result=seen.append) == [
+            x * x for x in range(8)
+        ]
         assert sorted(seen) == [x * x for x in range(8)] and seen[-1] == 0
 
         def bad(x: int) -> int:
@@ -122,8 +146,9 @@ def test_map_keeps_task_order_reraises_task_errors_and_retries_oserror(cluster,
 
 
 @pytest.mark.parametrize("workers", [1, None])
-def test_cluster_output_equals_local_at_any_worker_count(cluster, workdir, reference,
-                                                         workers) -> None:
+def test_cluster_output_equals_local_at_any_worker_count(
+    cluster, workdir, reference, workers
+) -> None:
     out = f"ray_w{workers}"
     proc = run_cli(*_args(out, *_ray(cluster.address, workers)), cwd=workdir)
     assert proc.returncode == 0, proc.stderr
@@ -132,8 +157,15 @@ def test_cluster_output_equals_local_at_any_worker_count(cluster, workdir, refer
 
 def test_cluster_publishing_to_a_url_equals_local(cluster, workdir, reference) -> None:
     """``output.dir`` a URL: the version's files are uploaded by Ray tasks (manifest last)."""
-    proc = run_cli(*_args(f"file://{workdir / 'ray_url'}", *_ray(cluster.address), "--set",
-                          f"output.work_dir={workdir / 'ray_url_work'}"), cwd=workdir)
+    proc = run_cli(
+        *_args(
+            f"file://{workdir / 'ray_url'}",
+            *_ray(cluster.address),
+            "--set",
+            f"output.work_dir={workdir / 'ray_url_work'}",
+        ),
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     assert _published(workdir, "ray_url") == reference
     assert (workdir / "ray_url" / "default" / "LATEST").read_text() == "v0001\n"
@@ -143,8 +175,18 @@ def test_cluster_publishing_to_a_url_equals_local(cluster, workdir, reference) -
 def test_local_cluster_with_bounded_resources_equals_local(workdir, reference) -> None:
     """No address: the executor starts its own cluster (2 CPUs, 100 MiB object store)."""
     store = NODE["object_store_memory"]
-    proc = run_cli(*_args("ray_own", "--set", "executor.type=ray", "--set", "executor.num_cpus=2",
-                          "--set", f"executor.object_store_memory={store}"), cwd=workdir)
+    proc = run_cli(
+        *_args(
+            "ray_own",
+            "--set",
+            "executor.type=ray",
+            "--set",
+            "executor.num_cpus=2",
+            "--set",
+            f"executor.object_store_memory={store}",
+        ),
+        cwd=workdir,
+    )
     assert proc.returncode == 0, proc.stderr
     assert _published(workdir, "ray_own") == reference
 
@@ -157,7 +199,7 @@ def _children(pid: int) -> list[int]:
                 st = fh.read()
         except (OSError, ValueError):
             continue
-        if d.isdigit() and int(st[st.rfind(b")") + 2:].split()[1]) == pid:
+        if d.isdigit() and int(st[st.rfind(b")") + 2 :].split()[1]) == pid:
             kids.append(int(d))
     return kids
 
@@ -175,9 +217,14 @@ def _running_tasks(node) -> int:
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(REPO / "run.py"), *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _wait_for(ready, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -203,8 +250,11 @@ def test_worker_node_dies_mid_run_tasks_are_retried(cluster, workdir, reference)
         proc = _start(_args(out, *_ray(cluster.address)), workdir)
         stages = workdir / out / "default" / "_work" / "stages"
         deadline = time.time() + 120
-        while proc.poll() is None and time.time() < deadline and not (
-                stages.exists() and _running_tasks(victim) > 0):
+        while (
+            proc.poll() is None
+            and time.time() < deadline
+            and not (stages.exists() and _running_tasks(victim) > 0)
+        ):
             time.sleep(0.02)
         cluster.remove_node(victim, allow_graceful=False)
         stdout, stderr = proc.communicate(timeout=300)
@@ -216,14 +266,16 @@ def test_worker_node_dies_mid_run_tasks_are_retried(cluster, workdir, reference)
     assert retried, "in 3 attempts the node never died while running one of our tasks"
 
 
-def test_driver_killed_mid_run_resumes_with_identical_output(cluster, workdir,
-                                                             reference) -> None:
+def test_driver_killed_mid_run_resumes_with_identical_output(cluster, workdir, reference) -> None:
     args = _args("ray_driverkill", *_ray(cluster.address))
     work = workdir / "ray_driverkill" / "default" / "_work"
 
     def markers() -> dict[Path, int]:
-        return {p: p.stat().st_mtime_ns for p in (work / "stages").rglob("*.done.json")} \
-            if (work / "stages").exists() else {}
+        return (
+            {p: p.stat().st_mtime_ns for p in (work / "stages").rglob("*.done.json")}
+            if (work / "stages").exists()
+            else {}
+        )
 
     proc = _start(args, workdir)
     _wait_for(lambda: len(markers()) >= 10, proc)
@@ -238,21 +290,29 @@ def test_driver_killed_mid_run_resumes_with_identical_output(cluster, workdir,
     assert {p: p.stat().st_mtime_ns for p in before} == before  # finished work was not redone
 
 
-@pytest.mark.parametrize("cfg, expected", [
-    ({"address": "ray://head:10001", "num_cpus": 8, "object_store_memory": None},
-     {"address": "ray://head:10001"}),
-    ({"address": None, "num_cpus": 3, "object_store_memory": 200 * MIB},
-     {"address": "local", "num_cpus": 3, "object_store_memory": 200 * MIB}),
-    ({"address": None, "num_cpus": None, "object_store_memory": None},
-     {"address": "local", "num_cpus": os.cpu_count(), "object_store_memory": 512 * MIB}),
-])
+@pytest.mark.parametrize(
+    "cfg, expected",
+    [
+        (
+            {"address": "ray://head:10001", "num_cpus": 8, "object_store_memory": None},
+            {"address": "ray://head:10001"},
+        ),
+        (
+            {"address": None, "num_cpus": 3, "object_store_memory": 200 * MIB},
+            {"address": "local", "num_cpus": 3, "object_store_memory": 200 * MIB},
+        ),
+        (
+            {"address": None, "num_cpus": None, "object_store_memory": None},
+            {"address": "local", "num_cpus": os.cpu_count(), "object_store_memory": 512 * MIB},
+        ),
+    ],
+)
 def test_init_kwargs_join_or_start_bounded(cfg, expected) -> None:
     kwargs = init_kwargs(cfg)
     assert {k: kwargs.get(k) for k in expected} == expected
     if cfg["address"]:  # joining: resources are the cluster's, code is shipped with the job
         assert "num_cpus" not in kwargs and "object_store_memory" not in kwargs
-        assert sorted(Path(p).name for p in kwargs["runtime_env"]["py_modules"]) == \
-            sorted(PACKAGES)
+        assert sorted(Path(p).name for p in kwargs["runtime_env"]["py_modules"]) == sorted(PACKAGES)
 
 
 def test_object_store_below_ray_minimum_is_refused() -> None:

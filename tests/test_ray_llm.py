@@ -119,13 +119,20 @@ def fake_vllm_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="module")
 def cluster(fake_vllm_path: str) -> Iterator[Cluster]:
     """Head (2 CPUs) + a worker node (2 CPUs, 2 logical GPUs); the driver connected to it."""
-    c = Cluster(initialize_head=True, head_node_args={
-        "num_cpus": 2, "object_store_memory": 100 * MIB, "include_dashboard": False})
+    c = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 2,
+            "object_store_memory": 100 * MIB,
+            "include_dashboard": False,
+        },
+    )
     c.add_node(num_cpus=2, num_gpus=2, object_store_memory=100 * MIB)
     c.wait_for_nodes()
     path = os.pathsep.join((fake_vllm_path, str(Path(__file__).parent)))  # + this module
-    ray.init(address=c.address, logging_level="WARNING",
-             runtime_env={"env_vars": {"PYTHONPATH": path}})
+    ray.init(
+        address=c.address, logging_level="WARNING", runtime_env={"env_vars": {"PYTHONPATH": path}}
+    )
     yield c
     ray.shutdown()
     c.shutdown()
@@ -149,9 +156,14 @@ class Counting(BaseHTTPRequestHandler):
         if "response_format" in body:  # a schema request: the annotation stage's JSON
             score = int(hashlib.sha256(question.encode()).hexdigest(), 16) % 6
             answer = json.dumps({"score": score, "rationale": f"评分{score}"}, ensure_ascii=False)
-        send_json(self, 200, {"choices": [{"message": {"content": answer},
-                                           "finish_reason": "stop"}],
-                              "usage": {"prompt_tokens": 5, "completion_tokens": 3}})
+        send_json(
+            self,
+            200,
+            {
+                "choices": [{"message": {"content": answer}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 3},
+            },
+        )
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -159,8 +171,7 @@ class Counting(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[Any]:
-    with http_server(Counting, lock=threading.Lock(), in_flight=0, max_in_flight=0,
-                     total=0) as srv:
+    with http_server(Counting, lock=threading.Lock(), in_flight=0, max_in_flight=0, total=0) as srv:
         yield srv
 
 
@@ -173,13 +184,16 @@ def _fan_out(url: str, barrier: str, task: int, n: int, parties: int) -> list[st
     while len(os.listdir(barrier)) < parties and time.time() < deadline:
         time.sleep(0.01)
     backend = OpenAIBackend(model="m", base_url=url, concurrency=3, max_retries=0)
-    reqs = [LLMRequest(messages=({"role": "user", "content": f"问题{task}-{i}"},),
-                       sampling=Sampling()) for i in range(n)]
+    reqs = [
+        LLMRequest(messages=({"role": "user", "content": f"问题{task}-{i}"},), sampling=Sampling())
+        for i in range(n)
+    ]
     return [r.text for r in backend.generate(reqs)]
 
 
-def _run_tasks(url: str, tmp: Path, limit_off: bool, parties: int = 4, n: int = 9
-               ) -> tuple[list[list[str]], set[str]]:
+def _run_tasks(
+    url: str, tmp: Path, limit_off: bool, parties: int = 4, n: int = 9
+) -> tuple[list[list[str]], set[str]]:
     barrier = tmp / ("off" if limit_off else "on")
     barrier.mkdir()
     env = {"env_vars": {"ZHCURATE_RAY_LLM_LIMIT": "off" if limit_off else "on"}}
@@ -188,23 +202,23 @@ def _run_tasks(url: str, tmp: Path, limit_off: bool, parties: int = 4, n: int = 
     return answers, {name.split(".")[1] for name in os.listdir(barrier)}
 
 
-def test_openai_concurrency_is_one_limit_across_the_cluster(cluster: Cluster, server: Any,
-                                                            tmp_path: Path) -> None:
+def test_openai_concurrency_is_one_limit_across_the_cluster(
+    cluster: Cluster, server: Any, tmp_path: Path
+) -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     limited, pids = _run_tasks(url, tmp_path, limit_off=False)
-    assert len(pids) == 4                     # 4 worker processes: 1 CPU each, 2 nodes
+    assert len(pids) == 4  # 4 worker processes: 1 CPU each, 2 nodes
     assert server.total == 36 and server.max_in_flight == 3
     stats = ray.get(ray.get_actor(limiter_name(url, 3), namespace=NAMESPACE).stats.remote())
     assert stats["granted"] == 36 and stats["max_in_use"] == 3 and stats["reclaimed"] == 0
 
     server.max_in_flight = 0
     unlimited, _ = _run_tasks(url, tmp_path, limit_off=True)
-    assert server.max_in_flight > 3           # per-process limits only: the server gets more
+    assert server.max_in_flight > 3  # per-process limits only: the server gets more
     assert unlimited == limited == [[f"答：问题{t}-{i}" for i in range(9)] for t in range(4)]
 
     assert limiter_name(url, 3) in shutdown_llm_actors()
-    assert not [a for a in list_named_actors(all_namespaces=True)
-                if a["namespace"] == NAMESPACE]
+    assert not [a for a in list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
 
 
 def _take_slot_and_die(limiter: Any) -> None:
@@ -228,8 +242,12 @@ def test_slot_of_a_dead_holder_is_reclaimed_after_its_lease(cluster: Cluster) ->
 
 def _batch(task: int, b: int) -> list[LLMRequest]:
     """Batch ``b`` of task ``task``: two chat requests and one raw prompt."""
-    reqs = [LLMRequest(messages=({"role": "user", "content": f"长城{task}{b}{i}"},),
-                       sampling=Sampling(seed=i)) for i in range(2)]
+    reqs = [
+        LLMRequest(
+            messages=({"role": "user", "content": f"长城{task}{b}{i}"},), sampling=Sampling(seed=i)
+        )
+        for i in range(2)
+    ]
     return [*reqs, LLMRequest(prompt=f"从前{task}{b}", sampling=Sampling())]
 
 
@@ -257,26 +275,29 @@ def _local_vllm_answers(fake_vllm_path: str, options: dict[str, Any], task: int)
 
 
 @pytest.mark.parametrize("tp, engines", [(1, 2), (2, 1)])
-def test_vllm_engines_are_gpu_actors_with_fake_vllm(cluster: Cluster, fake_vllm_path: str,
-                                                    tp: int, engines: int) -> None:
+def test_vllm_engines_are_gpu_actors_with_fake_vllm(
+    cluster: Cluster, fake_vllm_path: str, tp: int, engines: int
+) -> None:
     options = {"model": "Qwen/Qwen2.5-7B-Instruct", "tensor_parallel_size": tp}
     batches = ray.remote(_vllm_batches).options(num_cpus=1, max_retries=0)
     answers = ray.get([batches.remote(options, t) for t in range(4)])
     assert answers == [_local_vllm_answers(fake_vllm_path, options, t) for t in range(4)]
 
-    actors = [a["name"] for a in list_named_actors(all_namespaces=True)
-              if a["namespace"] == NAMESPACE]
+    actors = [
+        a["name"] for a in list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE
+    ]
     assert len(actors) == engines
     infos = [ray.get(ray.get_actor(name, namespace=NAMESPACE).info.remote()) for name in actors]
-    assert sum(i["batches"] for i in infos) == 12      # 4 tasks × 3 batches, all on the actors
+    assert sum(i["batches"] for i in infos) == 12  # 4 tasks × 3 batches, all on the actors
     gpus = sorted(g for i in infos for g in i["gpu_ids"])
     assert gpus == ["0", "1"] and all(len(i["gpu_ids"]) == tp for i in infos)
     assert all(i["cuda_visible_devices"] == ",".join(i["gpu_ids"]) for i in infos)
     assert sorted(shutdown_llm_actors()) == sorted(actors)
 
 
-def test_vllm_config_under_ray_builds_the_actor_backend(cluster: Cluster,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_vllm_config_under_ray_builds_the_actor_backend(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The same ``{type: vllm}`` config an LLM stage uses: GPU actors when Ray is up, the
     in-process engine otherwise (building either imports no vLLM)."""
     import pipeline.executors.ray_llm as ray_llm
@@ -292,27 +313,48 @@ def test_vllm_config_under_ray_builds_the_actor_backend(cluster: Cluster,
 def test_vllm_on_a_cluster_without_enough_gpus_fails_clearly(cluster: Cluster) -> None:
     with pytest.raises(BackendUnavailable, match="needs GPUs: the cluster has 2"):
         RayVllmBackend(model="m", tensor_parallel_size=4).generate(
-            [LLMRequest(prompt="一", sampling=Sampling())])
+            [LLMRequest(prompt="一", sampling=Sampling())]
+        )
 
 
-def test_llm_stage_on_the_cluster_publishes_what_local_publishes(cluster: Cluster, server: Any,
-                                                                 tmp_path: Path) -> None:
+def test_llm_stage_on_the_cluster_publishes_what_local_publishes(
+    cluster: Cluster, server: Any, tmp_path: Path
+) -> None:
     """LLM annotation of 120 records in 12 shards: local (2 workers) vs the Ray cluster."""
-    lines = [json.loads(x) for x in (REPO / "samples" / sorted(
-        p.name for p in (REPO / "samples").glob("*.jsonl"))[0]).read_text("utf-8").splitlines()]
+    lines = [
+        json.loads(x)
+        for x in (REPO / "samples" / sorted(p.name for p in (REPO / "samples").glob("*.jsonl"))[0])
+        .read_text("utf-8")
+        .splitlines()
+    ]
     inp = tmp_path / "in.jsonl"
-    inp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines[:120]),
-                   "utf-8")
+    inp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines[:120]), "utf-8")
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    stage = {"type": "llm_quality_annotate", "cache_dir": "off",
-             "backend": {"type": "openai", "model": "fake-qwen", "base_url": url,
-                         "concurrency": 2, "max_retries": 0}}
+    stage = {
+        "type": "llm_quality_annotate",
+        "cache_dir": "off",
+        "backend": {
+            "type": "openai",
+            "model": "fake-qwen",
+            "base_url": url,
+            "concurrency": 2,
+            "max_retries": 0,
+        },
+    }
     hashes = {}
-    for name, executor in (("local", {"type": "local", "workers": 2}),
-                           ("ray", {"type": "ray", "address": cluster.address})):
+    for name, executor in (
+        ("local", {"type": "local", "workers": 2}),
+        ("ray", {"type": "ray", "address": cluster.address}),
+    ):
         server.max_in_flight = server.total = 0
-        cfg = write_config(tmp_path / f"{name}.yaml", [str(inp)], tmp_path / name,
-                           stages=[stage], input={"shard_size": 10}, executor=executor)
+        cfg = write_config(
+            tmp_path / f"{name}.yaml",
+            [str(inp)],
+            tmp_path / name,
+            stages=[stage],
+            input={"shard_size": 10},
+            executor=executor,
+        )
         proc = run_cli("run", str(cfg), "--progress", "never")
         assert proc.returncode == 0, proc.stderr
         assert server.total == 120

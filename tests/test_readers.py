@@ -14,8 +14,10 @@ import zstandard
 from pipeline.io.base import InputOptions
 from pipeline.io.readers import detect_format, get_reader
 
-RECORDS = [{"id": "r1", "text": "北京今天晴。", "meta": {"src": "a"}, "lang": "zh"},
-           {"id": 2, "text": "第二条记录，含全角ＡＢＣ。"}]
+RECORDS = [
+    {"id": "r1", "text": "北京今天晴。", "meta": {"src": "a"}, "lang": "zh"},
+    {"id": 2, "text": "第二条记录，含全角ＡＢＣ。"},
+]
 
 
 def read_all(path: Path | str, fmt: str | None = None, **opts) -> tuple[list, bytes]:
@@ -28,14 +30,22 @@ def _jsonl_bytes() -> bytes:
     return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in RECORDS).encode()
 
 
-@pytest.mark.parametrize("name,pack", [("a.jsonl", lambda b: b), ("a.jsonl.gz", gzip.compress),
-                                       ("a.jsonl.zst", zstandard.ZstdCompressor().compress)])
+@pytest.mark.parametrize(
+    "name,pack",
+    [
+        ("a.jsonl", lambda b: b),
+        ("a.jsonl.gz", gzip.compress),
+        ("a.jsonl.zst", zstandard.ZstdCompressor().compress),
+    ],
+)
 def test_jsonl_variants_read_and_hash_raw_bytes(tmp_path: Path, name: str, pack) -> None:
     path = tmp_path / name
     path.write_bytes(pack(_jsonl_bytes()))
     recs, seen = read_all(path)
-    assert [(r.id, r.text, r.line) for r in recs] == [("r1", "北京今天晴。", 1),
-                                                      ("2", "第二条记录，含全角ＡＢＣ。", 2)]
+    assert [(r.id, r.text, r.line) for r in recs] == [
+        ("r1", "北京今天晴。", 1),
+        ("2", "第二条记录，含全角ＡＢＣ。", 2),
+    ]
     assert recs[0].meta == {"src": "a", "lang": "zh"}  # nested meta is flattened in
     assert seen == path.read_bytes()  # the sink saw exactly the file's bytes
 
@@ -55,28 +65,38 @@ def test_txt_folder(tmp_path: Path) -> None:
     (tmp_path / "d" / "bad.txt").write_bytes("坏".encode("gbk"))
     recs, _ = read_all(tmp_path / "d")
     assert [(r.id, r.text, r.error is None) for r in recs] == [
-        ("b.txt", "第二篇。", True), ("bad.txt", None, False), ("sub/a.txt", "第一篇。", True)]
+        ("b.txt", "第二篇。", True),
+        ("bad.txt", None, False),
+        ("sub/a.txt", "第一篇。", True),
+    ]
     assert "invalid UTF-8" in recs[1].error
 
 
 def test_hf_save_to_disk(tmp_path: Path) -> None:
     import datasets
 
-    ds = datasets.DatasetDict({"train": datasets.Dataset.from_list(RECORDS[:1]),
-                               "test": datasets.Dataset.from_list([{"id": "t", "text": "测试。"}])})
+    ds = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(RECORDS[:1]),
+            "test": datasets.Dataset.from_list([{"id": "t", "text": "测试。"}]),
+        }
+    )
     ds.save_to_disk(str(tmp_path / "hf"))
     assert detect_format(tmp_path / "hf") == "hf"
     recs, seen = read_all(tmp_path / "hf")
-    assert [(r.id, r.text, r.meta.get("split")) for r in recs] == [("t", "测试。", "test"),
-                                                                   ("r1", "北京今天晴。", "train")]
+    assert [(r.id, r.text, r.meta.get("split")) for r in recs] == [
+        ("t", "测试。", "test"),
+        ("r1", "北京今天晴。", "train"),
+    ]
     assert len(seen) > 0
 
 
 def test_bad_lines_become_error_records(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
-    path.write_bytes(b'{"id": 1, "text": "ok"}\n{"id": 2, "text": \n\n[1, 2]\n'
-                     b'{"id": 3, "text": "\xff\xfe"}\n{"id": 4}\n' + b'{"text": "' + b"x" * 200
-                     + b'"}\n')
+    path.write_bytes(
+        b'{"id": 1, "text": "ok"}\n{"id": 2, "text": \n\n[1, 2]\n'
+        b'{"id": 3, "text": "\xff\xfe"}\n{"id": 4}\n' + b'{"text": "' + b"x" * 200 + b'"}\n'
+    )
     recs, _ = read_all(path, max_bytes=100)
     assert [(r.line, r.error) for r in recs] == [
         (1, None),
@@ -109,5 +129,5 @@ def test_fsspec_urls_read_like_local_paths(tmp_path: Path) -> None:
     for url in urls:
         recs, seen = read_all(url)
         assert [r.text for r in recs] == [r["text"] for r in RECORDS]
-        local = Path(url[len("file://"):])
+        local = Path(url[len("file://") :])
         assert seen == local.read_bytes()

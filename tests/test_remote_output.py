@@ -31,10 +31,17 @@ def _free_port() -> int:
 def s3_env() -> Iterator[dict[str, str]]:
     """A moto S3 server on 127.0.0.1 with one bucket; the env that points s3fs at it."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p",
-                             str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # for s3fs in this process, and inherited by the CLI runs
     try:
@@ -66,9 +73,19 @@ def s3():  # a fresh client each time: the module-scoped server outlives cached 
 
 
 def _run(out: str, tmp_path: Path, *extra: str, workers: int = 2) -> subprocess.CompletedProcess:
-    return run_cli("run", CURATION, "--set", f"output.dir={out}", "--set",
-                   f"output.work_dir={tmp_path / 'work'}", "--set",
-                   f"executor.workers={workers}", "--progress", "never", *extra)
+    return run_cli(
+        "run",
+        CURATION,
+        "--set",
+        f"output.dir={out}",
+        "--set",
+        f"output.work_dir={tmp_path / 'work'}",
+        "--set",
+        f"executor.workers={workers}",
+        "--progress",
+        "never",
+        *extra,
+    )
 
 
 def _outputs(manifest: dict) -> list[tuple[str, int, str]]:
@@ -78,14 +95,23 @@ def _outputs(manifest: dict) -> list[tuple[str, int, str]]:
 @pytest.fixture(scope="module")
 def local_manifest(tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("local")
-    r = run_cli("run", CURATION, "--set", f"output.dir={out}", "--set", "executor.workers=2",
-                "--progress", "never")
+    r = run_cli(
+        "run",
+        CURATION,
+        "--set",
+        f"output.dir={out}",
+        "--set",
+        "executor.workers=2",
+        "--progress",
+        "never",
+    )
     assert r.returncode == 0, r.stderr
     return json.loads((out / "default" / "v0001" / "manifest.json").read_text("utf-8"))
 
 
-def test_s3_output_equals_local_and_loads(s3_env: dict, local_manifest: dict,
-                                          tmp_path: Path) -> None:
+def test_s3_output_equals_local_and_loads(
+    s3_env: dict, local_manifest: dict, tmp_path: Path
+) -> None:
     url = f"s3://{BUCKET}/same"
     r = _run(url, tmp_path)
     assert r.returncode == 0, r.stderr
@@ -104,10 +130,18 @@ def test_s3_output_equals_local_and_loads(s3_env: dict, local_manifest: dict,
     # datasets' offline switches (set for the suite) also refuse s3:// URLs: lift them for a
     # loader that only talks to the server on 127.0.0.1
     load = subprocess.run(
-        [sys.executable, "-c", "import datasets, sys; print(datasets.load_dataset('parquet', "
-         "split='train', data_files=sys.argv[1]).num_rows)", f"{url}/default/v0001/data/*"],
+        [
+            sys.executable,
+            "-c",
+            "import datasets, sys; print(datasets.load_dataset('parquet', "
+            "split='train', data_files=sys.argv[1]).num_rows)",
+            f"{url}/default/v0001/data/*",
+        ],
         env={**os.environ, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"},
-        capture_output=True, text=True, timeout=300)
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert load.returncode == 0, load.stderr
     assert int(load.stdout.split()[-1]) == manifest["counts"]["kept"]
     again = _run(url, tmp_path)  # same config and input: nothing new, nothing written
@@ -118,7 +152,8 @@ def test_s3_output_equals_local_and_loads(s3_env: dict, local_manifest: dict,
 
 
 def test_killed_upload_is_replaced_and_versions_are_never_rewritten(
-        s3_env: dict, local_manifest: dict, tmp_path: Path) -> None:
+    s3_env: dict, local_manifest: dict, tmp_path: Path
+) -> None:
     fs = s3()
     root = f"{BUCKET}/partial/default"
     fs.pipe_file(f"{root}/v0001/data/part-00000.parquet", b"half an upload")  # no manifest
@@ -135,7 +170,8 @@ def test_killed_upload_is_replaced_and_versions_are_never_rewritten(
 
 
 def test_lock_object_refuses_a_live_run_and_takes_over_a_dead_ones(
-        s3_env: dict, tmp_path: Path) -> None:
+    s3_env: dict, tmp_path: Path
+) -> None:
     fs = s3()
     lock = f"{BUCKET}/locked/default/.lock"
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "since": "now"}  # alive
@@ -173,12 +209,19 @@ def test_file_url_output_equals_local(local_manifest: dict, tmp_path: Path) -> N
     assert json.loads(diff.stdout)["ids_added"] == 0
 
 
-@pytest.mark.parametrize("sets, message", [
-    (["output.dir=s3://b/x", "output.work_dir=s3://b/work"],
-     "output.work_dir: must be a local or shared POSIX folder"),
-    (["output.dir=s3://b/x", "executor.type=ray", "executor.address=auto"],
-     "output.work_dir: required when output.dir is a URL"),
-])
+@pytest.mark.parametrize(
+    "sets, message",
+    [
+        (
+            ["output.dir=s3://b/x", "output.work_dir=s3://b/work"],
+            "output.work_dir: must be a local or shared POSIX folder",
+        ),
+        (
+            ["output.dir=s3://b/x", "executor.type=ray", "executor.address=auto"],
+            "output.work_dir: required when output.dir is a URL",
+        ),
+    ],
+)
 def test_url_output_config_errors(sets: list[str], message: str) -> None:
     args = [a for s in sets for a in ("--set", s)]
     r = run_cli("validate", CURATION, *args)

@@ -20,8 +20,10 @@ CHAIN_CONFIG = REPO / "configs" / "curation.yaml"
 
 def data_hashes(version: Path) -> dict[str, str]:
     """sha256 of every published data file (data, rejected, quarantine)."""
-    return {p.relative_to(version).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(version.rglob("*.parquet"))}
+    return {
+        p.relative_to(version).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(version.rglob("*.parquet"))
+    }
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +31,10 @@ def corpus(tmp_path_factory) -> Path:
     """~9k real records from two shared files plus one bad line, as one input."""
     out = tmp_path_factory.mktemp("corpus") / "in.jsonl"
     with open(out, "wb") as fh:
-        for name, n in (("clue_corpus_small_sample.jsonl", 2500),
-                        ("weibo_smp2020_ewect.jsonl", 6000)):
+        for name, n in (
+            ("clue_corpus_small_sample.jsonl", 2500),
+            ("weibo_smp2020_ewect.jsonl", 6000),
+        ):
             with open(SHARED_WEB / name, "rb") as src:
                 for i, line in enumerate(src):
                     if i >= n:
@@ -41,9 +45,18 @@ def corpus(tmp_path_factory) -> Path:
 
 
 def _args(corpus: Path, out: Path) -> list[str]:
-    return ["run", str(CHAIN_CONFIG), "--set", f"input.paths=[{corpus}]",
-            "--set", f"output.dir={out}", "--set", "input.shard_size=700",
-            "--set", "executor.workers=2"]
+    return [
+        "run",
+        str(CHAIN_CONFIG),
+        "--set",
+        f"input.paths=[{corpus}]",
+        "--set",
+        f"output.dir={out}",
+        "--set",
+        "input.shard_size=700",
+        "--set",
+        "executor.workers=2",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +68,13 @@ def reference(corpus: Path, tmp_path_factory) -> dict[str, str]:
 
 
 def _kill_when(args: list[str], ready, timeout: float = 300) -> None:
-    proc = subprocess.Popen([sys.executable, str(REPO / "run.py"), *args], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), *args],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + timeout
     while not ready() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.02)
@@ -71,8 +88,9 @@ def _count(root: Path, pattern: str) -> int:
 
 
 @pytest.mark.parametrize("point", ["ingest", "first_stage", "later_stage", "publish"])
-def test_kill9_then_rerun_gives_identical_bytes(corpus: Path, reference: dict[str, str],
-                                                tmp_path: Path, point: str) -> None:
+def test_kill9_then_rerun_gives_identical_bytes(
+    corpus: Path, reference: dict[str, str], tmp_path: Path, point: str
+) -> None:
     work = tmp_path / "default" / "_work"
     ready = {
         "ingest": lambda: _count(work / "ingest", "*.arrow") >= 3,
@@ -89,13 +107,15 @@ def test_kill9_then_rerun_gives_identical_bytes(corpus: Path, reference: dict[st
 
 
 def test_finished_work_is_not_redone_and_param_change_reruns_from_that_stage(
-        corpus: Path, tmp_path: Path) -> None:
+    corpus: Path, tmp_path: Path
+) -> None:
     args = _args(corpus, tmp_path)
     assert run_cli(*args).returncode == 0
     again = run_cli(*args)
     assert again.returncode == 0 and "nothing new" in again.stdout
-    markers = {p: p.stat().st_mtime_ns
-               for p in (tmp_path / "default" / "_work").rglob("*.done.json")}
+    markers = {
+        p: p.stat().st_mtime_ns for p in (tmp_path / "default" / "_work").rglob("*.done.json")
+    }
     config = json.loads((tmp_path / "default" / "v0001" / "manifest.json").read_text())["config"]
     types = [s["type"] for s in config["stages"]]
     changed = types.index("heuristics")

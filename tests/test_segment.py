@@ -50,8 +50,9 @@ def test_jieba_fallback_agrees_on_chinese() -> None:
         f"print(json.dumps([backend(), [segment(t) for t in {texts!r}]]))"
     )
     env = {**os.environ, "ZHCURATE_SEGMENTER": "jieba"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
     name, words = json.loads(out)
     assert name == "jieba"
     assert words == [segment(t) for t in texts]

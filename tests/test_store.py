@@ -17,8 +17,9 @@ from tests.conftest import REPO, run_cli, write_config, write_jsonl
 
 @pytest.fixture
 def setup(tmp_path: Path) -> tuple[Path, Path]:
-    src = write_jsonl(tmp_path / "in.jsonl", [{"id": str(i), "text": f"第{i}条记录。"}
-                                              for i in range(20)])
+    src = write_jsonl(
+        tmp_path / "in.jsonl", [{"id": str(i), "text": f"第{i}条记录。"} for i in range(20)]
+    )
     return write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out"), src
 
 
@@ -56,9 +57,16 @@ def test_manifest_records_what_the_issue_asks(setup: tuple[Path, Path], tmp_path
     assert {"pyarrow", "orjson"} <= set(m["libraries"])
     import hashlib
 
-    assert m["inputs"] == [{"path": str(src), "format": "jsonl", "bytes": src.stat().st_size,
-                            "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
-                            "records": 20, "quarantined": 0}]
+    assert m["inputs"] == [
+        {
+            "path": str(src),
+            "format": "jsonl",
+            "bytes": src.stat().st_size,
+            "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
+            "records": 20,
+            "quarantined": 0,
+        }
+    ]
     assert m["counts"] == {"input": 20, "kept": 20, "rejected": 0, "quarantined": 0}
     assert [s["name"] for s in m["stages"]] == ["noop"]
     assert {"in", "out", "dropped", "seconds"} <= set(m["stages"][0])
@@ -72,12 +80,22 @@ def test_manifest_records_what_the_issue_asks(setup: tuple[Path, Path], tmp_path
 def test_concurrent_run_is_refused(setup: tuple[Path, Path], tmp_path: Path) -> None:
     cfg, _ = setup
     store = DatasetStore(tmp_path / "out" / "t")
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; sys.path.insert(0, sys.argv[1]);"
-        "from pathlib import Path; from pipeline.store import DatasetStore;"
-        "s = DatasetStore(Path(sys.argv[2]));\n"
-        "with s.lock():\n print('locked', flush=True); time.sleep(30)"),
-        str(REPO), str(store.root)], stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; sys.path.insert(0, sys.argv[1]);"
+                "from pathlib import Path; from pipeline.store import DatasetStore;"
+                "s = DatasetStore(Path(sys.argv[2]));\n"
+                "with s.lock():\n print('locked', flush=True); time.sleep(30)"
+            ),
+            str(REPO),
+            str(store.root),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         proc = run_cli("run", str(cfg))

@@ -26,8 +26,9 @@ def whitespace_rouge_l(a: str, b: str) -> float:
     table = [[0] * (len(y) + 1) for _ in range(len(x) + 1)]
     for i, u in enumerate(x):
         for j, v in enumerate(y):
-            table[i + 1][j + 1] = (table[i][j] + 1 if u == v
-                                   else max(table[i][j + 1], table[i + 1][j]))
+            table[i + 1][j + 1] = (
+                table[i][j] + 1 if u == v else max(table[i][j + 1], table[i + 1][j])
+            )
     lcs = table[-1][-1]
     return 0.0 if lcs == 0 else 2 * lcs / (len(x) + len(y))
 
@@ -44,12 +45,12 @@ def dp_lcs(a: str, b: str) -> int:
 
 # (candidate, reference, expected char ROUGE-L F1)
 ROUGE_CASES = [
-    ("请写一首关于夏天的诗", "请写一首关于夏天的诗。", 1.0),           # punctuation ignored
-    ("请写一首关于夏天的诗", "请写一首关于冬天的诗", 0.9),             # 9 of 10 chars
+    ("请写一首关于夏天的诗", "请写一首关于夏天的诗。", 1.0),  # punctuation ignored
+    ("请写一首关于夏天的诗", "请写一首关于冬天的诗", 0.9),  # 9 of 10 chars
     ("给出下面词语的同义词", "给出下面词语的反义词", 0.9),
-    ("解释什么是光合作用", "写一首诗", 0.0),                         # no common character
-    ("ＡＢＣ１２３", "abc123", 1.0),                                 # full-width = half-width
-    ("把这句话翻译成英文", "翻译", 2 * (2 / 9) * 1 / (2 / 9 + 1)),     # P=2/9, R=1
+    ("解释什么是光合作用", "写一首诗", 0.0),  # no common character
+    ("ＡＢＣ１２３", "abc123", 1.0),  # full-width = half-width
+    ("把这句话翻译成英文", "翻译", 2 * (2 / 9) * 1 / (2 / 9 + 1)),  # P=2/9, R=1
 ]
 
 
@@ -109,11 +110,15 @@ def test_check_instruction_reports_similarity_even_when_rejected() -> None:
     assert rule == "blacklisted" and score == pytest.approx(11 / 13)
 
 
-@pytest.mark.parametrize(("text", "refusal"), [
-    ("抱歉……", True), ("对不起，这个问题我不能回答。", True),
-    ("抱歉" + "，但我们可以从历史、地理与文化三个角度来分析这个问题" * 4, False),  # 106 chars
-    ("请介绍一下道歉信的写法", False),
-])
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("抱歉……", True),
+        ("对不起，这个问题我不能回答。", True),
+        ("抱歉" + "，但我们可以从历史、地理与文化三个角度来分析这个问题" * 4, False),  # 106 chars
+        ("请介绍一下道歉信的写法", False),
+    ],
+)
 def test_is_refusal(text: str, refusal: bool) -> None:
     assert is_refusal(text) is refusal
 
@@ -122,9 +127,9 @@ PARENT = "请介绍一下长城的历史"
 # (evolved instruction, in_depth, expected rule)
 EVOL_CASES = [
     ("请介绍一下长城的历史，并说明它在明朝时期的主要作用，字数不少于三百字", True, None),
-    ("请介绍一下长城的历史。", True, "no_gain"),           # a copy
-    ("介绍一下长城的历史", True, "no_gain"),               # a subsequence of the parent
-    ("请详细介绍一下长城的历史", True, "no_gain"),          # ROUGE-L 0.947 ≥ 0.9
+    ("请介绍一下长城的历史。", True, "no_gain"),  # a copy
+    ("介绍一下长城的历史", True, "no_gain"),  # a subsequence of the parent
+    ("请详细介绍一下长城的历史", True, "no_gain"),  # ROUGE-L 0.947 ≥ 0.9
     ("抱歉，我无法改写这条指令。", True, "refusal"),
     ("改写后的指令：请介绍一下长城的历史和意义", True, "prompt_copy"),
     ("请比较都江堰与郑国渠在灌溉方式上的差异", False, None),  # breadth: new topic
@@ -135,33 +140,48 @@ EVOL_CASES = [
 @pytest.mark.parametrize(("evolved", "in_depth", "rule"), EVOL_CASES)
 def test_evol_elimination(evolved: str, in_depth: bool, rule: str | None) -> None:
     tpl = load_template("evol_constraints")
-    assert eliminate(evolved, PARENT, tpl, in_depth=in_depth, min_chars=6, max_chars=300,
-                     max_parent_rouge=0.9) == rule
+    assert (
+        eliminate(
+            evolved,
+            PARENT,
+            tpl,
+            in_depth=in_depth,
+            min_chars=6,
+            max_chars=300,
+            max_parent_rouge=0.9,
+        )
+        == rule
+    )
 
 
 def test_evol_elimination_catches_template_text() -> None:
     tpl = load_template("evol_deepen")
     quoted = "请加深下面这条原始指令所探讨问题的深度和广度"  # template text (and a prompt word)
-    assert eliminate(quoted, PARENT, tpl, in_depth=True, min_chars=6, max_chars=300,
-                     max_parent_rouge=0.9) == "prompt_copy"
+    assert (
+        eliminate(
+            quoted, PARENT, tpl, in_depth=True, min_chars=6, max_chars=300, max_parent_rouge=0.9
+        )
+        == "prompt_copy"
+    )
 
 
 # (i, j, verdict with A=i, verdict with A=j, expected winner, consistent)
 PAIR_CASES = [
-    (0, 1, "A", "B", 0, True),        # both orders prefer response 0
-    (0, 1, "B", "A", 1, True),        # both prefer response 1
-    (0, 1, "A", "A", None, False),    # position bias: always the first shown
-    (0, 1, "B", "B", None, False),    # always the second shown
+    (0, 1, "A", "B", 0, True),  # both orders prefer response 0
+    (0, 1, "B", "A", 1, True),  # both prefer response 1
+    (0, 1, "A", "A", None, False),  # position bias: always the first shown
+    (0, 1, "B", "B", None, False),  # always the second shown
     (0, 1, "tie", "tie", "tie", True),
     (0, 1, "A", "tie", None, False),
     (2, 5, "B", "A", 5, True),
-    (0, 1, None, "A", None, False),   # a failed judgment
+    (0, 1, None, "A", None, False),  # a failed judgment
 ]
 
 
 @pytest.mark.parametrize(("i", "j", "ab", "ba", "winner", "consistent"), PAIR_CASES)
-def test_pair_verdict_both_orders(i: int, j: int, ab: str | None, ba: str | None,
-                                  winner: object, consistent: bool) -> None:
+def test_pair_verdict_both_orders(
+    i: int, j: int, ab: str | None, ba: str | None, winner: object, consistent: bool
+) -> None:
     assert pair_verdict(i, j, ab, ba) == (winner, consistent)
 
 
@@ -175,9 +195,9 @@ POINTWISE_CASES = [
     ([8.0, 5.5], 1.0, (0, 1)),
     ([5.5, 8.0], 1.0, (1, 0)),
     ([8.0, 7.5], 1.0, "low_margin"),
-    ([8.0, 8.0, 3.0], 1.0, "tie"),         # tie for the top is dropped
-    ([9.0, 6.0, 3.0], 2.0, (0, 2)),        # the lowest-scored response is rejected
-    ([9.0, 6.0, 6.0], 2.0, (0, 1)),        # equal lows: the first one
+    ([8.0, 8.0, 3.0], 1.0, "tie"),  # tie for the top is dropped
+    ([9.0, 6.0, 3.0], 2.0, (0, 2)),  # the lowest-scored response is rejected
+    ([9.0, 6.0, 6.0], 2.0, (0, 1)),  # equal lows: the first one
     ([7.0, None], 1.0, "unscored"),
     ([7.0, None, 4.0], 1.0, (0, 2)),
 ]
@@ -196,8 +216,8 @@ PAIRWISE_CASES = [
     (2, [v(0, 1, 1)], (1, 0)),
     (2, [v(0, 1, None, False)], "inconsistent"),
     (2, [v(0, 1, "tie")], "tie"),
-    (3, [v(0, 1, 0), v(0, 2, 0), v(1, 2, 1)], (0, 2)),    # 0 beats both; 2 never wins
-    (3, [v(0, 1, 0), v(1, 2, 1), v(0, 2, 2)], "tie"),      # a cycle
+    (3, [v(0, 1, 0), v(0, 2, 0), v(1, 2, 1)], (0, 2)),  # 0 beats both; 2 never wins
+    (3, [v(0, 1, 0), v(1, 2, 1), v(0, 2, 2)], "tie"),  # a cycle
     (3, [v(0, 1, 0), v(0, 2, None, False), v(1, 2, "tie")], (0, 1)),
 ]
 

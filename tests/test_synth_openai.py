@@ -25,10 +25,20 @@ from synth.models import resolve_model
 from tests.conftest import http_server, run_cli, send_json, write_config, write_jsonl
 
 MODEL = "qwen2.5-coder-0.5b-instruct-q4"
-SCHEMA = {"type": "object", "additionalProperties": False, "required": ["city"],
-          "properties": {"city": {"type": "string"}}}
-QUESTIONS = ["中国的首都是哪座城市？", "上海位于中国的哪个方向？", "广州是哪个省的省会？",
-             "长城的东端起点是哪里？", "杭州以什么湖闻名？", "成都是哪个省的省会？"]
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["city"],
+    "properties": {"city": {"type": "string"}},
+}
+QUESTIONS = [
+    "中国的首都是哪座城市？",
+    "上海位于中国的哪个方向？",
+    "广州是哪个省的省会？",
+    "长城的东端起点是哪里？",
+    "杭州以什么湖闻名？",
+    "成都是哪个省的省会？",
+]
 
 
 def free_port() -> int:
@@ -46,10 +56,21 @@ class LlamaServer:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        cmd = [sys.executable, "-m", "synth.backends.llama_server",
-               "--model", str(resolve_model(MODEL)),
-               "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048",
-               "--model_alias", MODEL]
+        cmd = [
+            sys.executable,
+            "-m",
+            "synth.backends.llama_server",
+            "--model",
+            str(resolve_model(MODEL)),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_ctx",
+            "2048",
+            "--model_alias",
+            MODEL,
+        ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
@@ -80,15 +101,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
 
 
 def backend_config(url: str, **extra: Any) -> dict[str, Any]:
-    return {"type": "openai", "model": MODEL, "base_url": url, "concurrency": 2,
-            "timeout": 60, "max_retries": 3, "backoff": 0.05, "schema_mode": "json_object",
-            **extra}
+    return {
+        "type": "openai",
+        "model": MODEL,
+        "base_url": url,
+        "concurrency": 2,
+        "timeout": 60,
+        "max_retries": 3,
+        "backoff": 0.05,
+        "schema_mode": "json_object",
+        **extra,
+    }
 
 
 def requests() -> list[LLMRequest]:
-    return [LLMRequest(messages=({"role": "user", "content": q + "用JSON回答。"},),
-                       sampling=Sampling(temperature=0.0, max_tokens=24, seed=0),
-                       json_schema=SCHEMA) for q in QUESTIONS]
+    return [
+        LLMRequest(
+            messages=({"role": "user", "content": q + "用JSON回答。"},),
+            sampling=Sampling(temperature=0.0, max_tokens=24, seed=0),
+            json_schema=SCHEMA,
+        )
+        for q in QUESTIONS
+    ]
 
 
 def test_json_schema_output_and_concurrency_limit(server: LlamaServer) -> None:
@@ -101,8 +135,7 @@ def test_json_schema_output_and_concurrency_limit(server: LlamaServer) -> None:
     assert backend.max_in_flight == 2
 
 
-def test_server_killed_mid_run_then_resume_from_cache(server: LlamaServer,
-                                                      tmp_path: Path) -> None:
+def test_server_killed_mid_run_then_resume_from_cache(server: LlamaServer, tmp_path: Path) -> None:
     reference = [r.text for r in create_backend(backend_config(server.url)).generate(requests())]
     cached = CachedBackend(create_backend(backend_config(server.url)), LLMCache(tmp_path))
     done: list[int] = []
@@ -119,11 +152,11 @@ def test_server_killed_mid_run_then_resume_from_cache(server: LlamaServer,
     stored = len(cached.cache)
     assert stored == len(done) and 2 <= stored < len(QUESTIONS)
 
-    server.start()                                         # same port, fresh process
+    server.start()  # same port, fresh process
     resumed = CachedBackend(create_backend(backend_config(server.url)), LLMCache(tmp_path))
     texts = [r.text for r in resumed.generate(requests())]
     assert (resumed.cache.hits, resumed.cache.misses) == (stored, len(QUESTIONS) - stored)
-    assert texts == reference                              # same output as an uninterrupted run
+    assert texts == reference  # same output as an uninterrupted run
 
 
 class Scripted(BaseHTTPRequestHandler):
@@ -145,36 +178,43 @@ def scripted() -> Iterator[ThreadingHTTPServer]:
         yield srv
 
 
-OK = {"choices": [{"message": {"content": '{"city": "北京"}'}, "finish_reason": "stop"}],
-      "usage": {"prompt_tokens": 12, "completion_tokens": 6}}
+OK = {
+    "choices": [{"message": {"content": '{"city": "北京"}'}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 12, "completion_tokens": 6},
+}
 
 
 def test_retries_on_429_and_5xx_and_sends_key_from_env(
-        scripted: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted: ThreadingHTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ZHC_TEST_API_KEY", "sk-test-123")
     scripted.script += [(429, {"error": "slow down"}), (503, {"error": "busy"}), (200, OK)]
     url = f"http://127.0.0.1:{scripted.server_port}/v1"
-    backend = create_backend(backend_config(url, api_key_env="ZHC_TEST_API_KEY",
-                                            schema_mode="json_schema"))
+    backend = create_backend(
+        backend_config(url, api_key_env="ZHC_TEST_API_KEY", schema_mode="json_schema")
+    )
     [result] = backend.generate(requests()[:1])
     assert result.parsed == {"city": "北京"} and result.completion_tokens == 6
     assert len(scripted.seen) == 3
     path, headers, body = scripted.seen[-1]
     assert path == "/v1/chat/completions"
     assert headers["Authorization"] == "Bearer sk-test-123"
-    assert body["response_format"] == {"type": "json_schema", "json_schema": {
-        "name": "output", "schema": SCHEMA, "strict": True}}
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "output", "schema": SCHEMA, "strict": True},
+    }
     assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.0, 24, 0)
     assert "sk-test-123" not in json.dumps(backend_config(url, api_key_env="ZHC_TEST_API_KEY"))
 
 
 def test_client_error_is_a_per_request_error_and_missing_key_is_clear(
-        scripted: ThreadingHTTPServer) -> None:
+    scripted: ThreadingHTTPServer,
+) -> None:
     scripted.script += [(400, {"error": "prompt too long"})]
     url = f"http://127.0.0.1:{scripted.server_port}/v1"
     [result] = create_backend(backend_config(url)).generate(requests()[:1])
     assert result.finish_reason == "error" and result.error.startswith("HTTP 400")
-    assert len(scripted.seen) == 1                          # a 400 is not retried
+    assert len(scripted.seen) == 1  # a 400 is not retried
     with pytest.raises(ValueError, match="ZHC_NOT_SET_KEY"):
         create_backend(backend_config(url, api_key_env="ZHC_NOT_SET_KEY"))
 
@@ -189,13 +229,26 @@ def test_unreachable_server_fails_with_a_clear_message() -> None:
 def test_run_with_a_dead_server_fails_clearly_and_keeps_finished_work(tmp_path: Path) -> None:
     """Through the CLI: the engine is down → exit 1 with one line naming the server, no record
     quarantined for it, nothing published, and the curation work before it kept for resume."""
-    src = write_jsonl(tmp_path / "docs.jsonl", [
-        {"id": "d1", "text": "长城是中国古代的军事防御工程，东起山海关，西至嘉峪关。"}])
+    src = write_jsonl(
+        tmp_path / "docs.jsonl",
+        [{"id": "d1", "text": "长城是中国古代的军事防御工程，东起山海关，西至嘉峪关。"}],
+    )
     url = f"http://127.0.0.1:{free_port()}/v1"
-    config = write_config(tmp_path / "c.yaml", [str(src)], tmp_path / "out", name="qa", stages=[
-        {"type": "heuristics", "min_chars": 10, "publish": "docs"},
-        {"type": "synth_doc_qa", "k": 1, "cache_dir": str(tmp_path / "cache"),
-         "backend": backend_config(url, max_retries=1, backoff=0.01)}])
+    config = write_config(
+        tmp_path / "c.yaml",
+        [str(src)],
+        tmp_path / "out",
+        name="qa",
+        stages=[
+            {"type": "heuristics", "min_chars": 10, "publish": "docs"},
+            {
+                "type": "synth_doc_qa",
+                "k": 1,
+                "cache_dir": str(tmp_path / "cache"),
+                "backend": backend_config(url, max_retries=1, backoff=0.01),
+            },
+        ],
+    )
     proc = run_cli("run", str(config), "--progress", "never")
     assert proc.returncode == 1
     assert proc.stderr.count("\n") == 1 and url in proc.stderr and "resume" in proc.stderr

@@ -26,30 +26,46 @@ DOCS = [
     "杭州西湖位于浙江省杭州市西部，湖面面积约六点四平方公里。西湖十景形成于南宋时期，其中"
     "苏堤春晓和断桥残雪最为有名。二〇一一年西湖被列入世界遗产名录。",
 ]
-ENGINE = {"type": "llamacpp", "model": "qwen2.5-coder-0.5b-instruct-q4", "n_ctx": 2048,
-          "n_threads": 2}
+ENGINE = {
+    "type": "llamacpp",
+    "model": "qwen2.5-coder-0.5b-instruct-q4",
+    "n_ctx": 2048,
+    "n_threads": 2,
+}
 
 
 def _config(tmp: Path, out: Path) -> Path:
-    src = write_jsonl(tmp / "docs.jsonl", [{"id": f"doc{i}", "text": t}
-                                           for i, t in enumerate(DOCS)])
-    stages = [{"type": "heuristics", "min_chars": 20, "publish": "docs"},
-              {"type": "synth_doc_qa", "k": 1, "max_tokens": 200, "backend": ENGINE,
-               "publish": "sft"},
-              {"type": "respond", "n": 2, "max_tokens": 48, "min_complete": 1,
-               "backend": ENGINE},
-              {"type": "judge", "max_tokens": 200, "backend": ENGINE},
-              {"type": "preference_pairs", "margin": 0.0}]
-    return write_config(tmp / f"{out.name}.yaml", [str(src)], out, stages=stages, name="pref",
-                        input={"shard_size": 1}, executor={"workers": 1})
+    src = write_jsonl(
+        tmp / "docs.jsonl", [{"id": f"doc{i}", "text": t} for i, t in enumerate(DOCS)]
+    )
+    stages = [
+        {"type": "heuristics", "min_chars": 20, "publish": "docs"},
+        {"type": "synth_doc_qa", "k": 1, "max_tokens": 200, "backend": ENGINE, "publish": "sft"},
+        {"type": "respond", "n": 2, "max_tokens": 48, "min_complete": 1, "backend": ENGINE},
+        {"type": "judge", "max_tokens": 200, "backend": ENGINE},
+        {"type": "preference_pairs", "margin": 0.0},
+    ]
+    return write_config(
+        tmp / f"{out.name}.yaml",
+        [str(src)],
+        out,
+        stages=stages,
+        name="pref",
+        input={"shard_size": 1},
+        executor={"workers": 1},
+    )
 
 
 def _run(config: Path, cache: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "ZHCURATE_LLM_CACHE": str(cache)}
-    return subprocess.Popen([sys.executable, str(REPO / "run.py"), "run", str(config),
-                             "--progress", "never"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "run.py"), "run", str(config), "--progress", "never"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def _cached_calls(cache: Path) -> int:
@@ -74,12 +90,15 @@ def test_sft_and_preference_versions_have_their_layouts_and_cards(reference: Pat
     import datasets
     from huggingface_hub import DatasetCard
 
-    sft = datasets.load_dataset("parquet", data_dir=str(reference / "sft" / "v0001" / "data"),
-                                split="train")
+    sft = datasets.load_dataset(
+        "parquet", data_dir=str(reference / "sft" / "v0001" / "data"), split="train"
+    )
     assert sft.column_names[:4] == ["instruction", "input", "output", "messages"]
     for row in sft:
-        assert row["messages"] == [{"role": "user", "content": row["instruction"]},
-                                   {"role": "assistant", "content": row["output"]}]
+        assert row["messages"] == [
+            {"role": "user", "content": row["instruction"]},
+            {"role": "assistant", "content": row["output"]},
+        ]
         meta = json.loads(row["meta"])
         assert meta["source_id"] in {"doc0", "doc1"}
         assert meta["synth"]["model"] == "qwen2.5-coder-0.5b-instruct-q4"
@@ -107,12 +126,15 @@ def test_sft_and_preference_versions_have_their_layouts_and_cards(reference: Pat
 
 def _marked_calls(work: Path) -> int:
     """LLM calls of the shard × stage work that finished (has a completion marker)."""
-    return sum(int(json.loads(p.read_text()).get("stat_sums", {}).get("calls", 0))
-               for p in work.rglob("*.done.json"))
+    return sum(
+        int(json.loads(p.read_text()).get("stat_sums", {}).get("calls", 0))
+        for p in work.rglob("*.done.json")
+    )
 
 
 def test_kill9_mid_synthesis_resumes_from_the_cache_with_identical_output(
-        reference: Path, tmp_path: Path) -> None:
+    reference: Path, tmp_path: Path
+) -> None:
     config, cache, out = _config(tmp_path, tmp_path / "out"), tmp_path / "cache", tmp_path / "out"
     proc = _run(config, cache)
     deadline = time.monotonic() + 600
@@ -130,8 +152,9 @@ def test_kill9_mid_synthesis_resumes_from_the_cache_with_identical_output(
     _, stderr = again.communicate(timeout=900)
     assert again.returncode == 0, stderr.decode()
     for dataset in ("docs", "sft", "pref"):
-        assert (data_hashes(out / dataset / "v0001")
-                == data_hashes(reference / dataset / "v0001")), dataset
+        assert data_hashes(out / dataset / "v0001") == data_hashes(reference / dataset / "v0001"), (
+            dataset
+        )
     syn = json.loads((out / "pref" / "v0001" / "manifest.json").read_text())["synthesis"]
     ref = json.loads((reference / "pref" / "v0001" / "manifest.json").read_text())["synthesis"]
     assert syn["cache_hits"] == orphans

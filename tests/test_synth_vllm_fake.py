@@ -34,8 +34,17 @@ class FakeStructuredOutputsParams:
     structural_tag: str | None = None
 
     def __post_init__(self) -> None:
-        count = sum(x is not None for x in (self.json, self.regex, self.choice, self.grammar,
-                                            self.json_object, self.structural_tag))
+        count = sum(
+            x is not None
+            for x in (
+                self.json,
+                self.regex,
+                self.choice,
+                self.grammar,
+                self.json_object,
+                self.structural_tag,
+            )
+        )
         if count != 1:
             raise ValueError("exactly one structured outputs constraint is required")
 
@@ -88,16 +97,29 @@ class FakeLLM:
         else:
             text = "长城是中国古代的军事防御工程"
         cut = params.max_tokens is not None and params.max_tokens < 5
-        return FakeRequestOutput("0", None, list(range(prompt_len)), [FakeCompletionOutput(
-            0, text[:3] if cut else text, [1] * (3 if cut else 9), "length" if cut else "stop")])
+        return FakeRequestOutput(
+            "0",
+            None,
+            list(range(prompt_len)),
+            [
+                FakeCompletionOutput(
+                    0,
+                    text[:3] if cut else text,
+                    [1] * (3 if cut else 9),
+                    "length" if cut else "stop",
+                )
+            ],
+        )
 
-    def chat(self, messages: Any, sampling_params: Any = None, use_tqdm: bool = True,
-             **kwargs: Any) -> list[FakeRequestOutput]:
+    def chat(
+        self, messages: Any, sampling_params: Any = None, use_tqdm: bool = True, **kwargs: Any
+    ) -> list[FakeRequestOutput]:
         self.calls.append(("chat", messages, sampling_params, use_tqdm))
         return [self._answer(p, 20 + len(m)) for m, p in zip(messages, sampling_params)]
 
-    def generate(self, prompts: Any, sampling_params: Any = None, *, use_tqdm: bool = True,
-                 **kwargs: Any) -> list[FakeRequestOutput]:
+    def generate(
+        self, prompts: Any, sampling_params: Any = None, *, use_tqdm: bool = True, **kwargs: Any
+    ) -> list[FakeRequestOutput]:
         self.calls.append(("generate", prompts, sampling_params, use_tqdm))
         return [self._answer(p, len(t)) for t, p in zip(prompts, sampling_params)]
 
@@ -107,11 +129,23 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> list[FakeLLM]:
     """Install the fake as ``vllm`` / ``vllm.sampling_params``; yields the LLMs it built."""
     built: list[FakeLLM] = []
 
-    def make_llm(model: str, *, tensor_parallel_size: int = 1, seed: int | None = None,
-                 gpu_memory_utilization: float = 0.9, **engine_args: Any) -> FakeLLM:
-        llm = FakeLLM(init={"model": model, "tensor_parallel_size": tensor_parallel_size,
-                            "seed": seed, "gpu_memory_utilization": gpu_memory_utilization,
-                            **engine_args})
+    def make_llm(
+        model: str,
+        *,
+        tensor_parallel_size: int = 1,
+        seed: int | None = None,
+        gpu_memory_utilization: float = 0.9,
+        **engine_args: Any,
+    ) -> FakeLLM:
+        llm = FakeLLM(
+            init={
+                "model": model,
+                "tensor_parallel_size": tensor_parallel_size,
+                "seed": seed,
+                "gpu_memory_utilization": gpu_memory_utilization,
+                **engine_args,
+            }
+        )
         built.append(llm)
         return llm
 
@@ -127,29 +161,45 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> list[FakeLLM]:
     return built
 
 
-SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}},
-          "required": ["answer"]}
+SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
 
 
 def test_engine_arguments_are_mapped(fake_vllm: list[FakeLLM]) -> None:
-    backend = create_backend({"type": "vllm", "model": "Qwen/Qwen2.5-7B-Instruct",
-                              "tensor_parallel_size": 4, "gpu_memory_utilization": 0.85,
-                              "max_model_len": 8192, "engine": {"dtype": "bfloat16"}})
-    assert fake_vllm == []                                 # nothing loads before first use
+    backend = create_backend(
+        {
+            "type": "vllm",
+            "model": "Qwen/Qwen2.5-7B-Instruct",
+            "tensor_parallel_size": 4,
+            "gpu_memory_utilization": 0.85,
+            "max_model_len": 8192,
+            "engine": {"dtype": "bfloat16"},
+        }
+    )
+    assert fake_vllm == []  # nothing loads before first use
     backend.generate([LLMRequest(prompt="长城", sampling=Sampling())])
     assert fake_vllm[0].init == {
-        "model": "Qwen/Qwen2.5-7B-Instruct", "tensor_parallel_size": 4, "seed": 0,
-        "gpu_memory_utilization": 0.85, "enable_prefix_caching": True, "max_model_len": 8192,
-        "dtype": "bfloat16"}
+        "model": "Qwen/Qwen2.5-7B-Instruct",
+        "tensor_parallel_size": 4,
+        "seed": 0,
+        "gpu_memory_utilization": 0.85,
+        "enable_prefix_caching": True,
+        "max_model_len": 8192,
+        "dtype": "bfloat16",
+    }
 
 
 def test_requests_map_to_batched_chat_and_generate(fake_vllm: list[FakeLLM]) -> None:
     backend = create_backend({"type": "vllm", "model": "m"})
-    messages = ({"role": "system", "content": "你是助手"},
-                {"role": "user", "content": "长城多长？"})
+    messages = (
+        {"role": "system", "content": "你是助手"},
+        {"role": "user", "content": "长城多长？"},
+    )
     reqs = [
-        LLMRequest(messages=messages, json_schema=SCHEMA,
-                   sampling=Sampling(temperature=0.0, top_p=0.9, max_tokens=64, seed=3)),
+        LLMRequest(
+            messages=messages,
+            json_schema=SCHEMA,
+            sampling=Sampling(temperature=0.0, top_p=0.9, max_tokens=64, seed=3),
+        ),
         LLMRequest(prompt="从前有座山，", sampling=Sampling(temperature=0.8, stop=("\n",))),
         LLMRequest(messages=messages, sampling=Sampling(max_tokens=2)),
     ]
@@ -171,7 +221,9 @@ def test_requests_map_to_batched_chat_and_generate(fake_vllm: list[FakeLLM]) -> 
 def test_on_result_reports_every_request_in_order(fake_vllm: list[FakeLLM]) -> None:
     backend = create_backend({"type": "vllm", "model": "m"})
     seen: list[int] = []
-    reqs = [LLMRequest(prompt="一", sampling=Sampling()),
-            LLMRequest(messages=({"role": "user", "content": "二"},), sampling=Sampling())]
+    reqs = [
+        LLMRequest(prompt="一", sampling=Sampling()),
+        LLMRequest(messages=({"role": "user", "content": "二"},), sampling=Sampling()),
+    ]
     backend.generate(reqs, on_result=lambda i, r: seen.append(i))
     assert seen == [0, 1]

@@ -38,10 +38,12 @@ def main_text(name: str) -> str:
 
 def test_fixture_files_match_their_generator() -> None:
     assert (FIX / "sample.warc.gz").read_bytes() == b"".join(
-        gzip.compress(r, mtime=0) for r in fx.sample_warc())
+        gzip.compress(r, mtime=0) for r in fx.sample_warc()
+    )
     assert (FIX / "truncated.warc.gz").read_bytes() == fx.truncated_warc()
     assert (FIX / "sample.wet.gz").read_bytes() == b"".join(
-        gzip.compress(r, mtime=0) for r in fx.sample_wet())
+        gzip.compress(r, mtime=0) for r in fx.sample_wet()
+    )
 
 
 def test_formats_registered() -> None:
@@ -60,15 +62,23 @@ PAGES = [
 
 
 @pytest.mark.parametrize("line,page,url,encoding,source", PAGES)
-def test_warc_pages_text_and_meta(line: int, page: str, url: str, encoding: str,
-                                  source: str) -> None:
+def test_warc_pages_text_and_meta(
+    line: int, page: str, url: str, encoding: str, source: str
+) -> None:
     rec = {r.line: r for r in read(FIX / "sample.warc.gz")[0]}[line]
     assert rec.error is None
     assert rec.text == main_text(page)
     assert rec.id == f"urn:uuid:{line:04d}"
-    assert rec.meta == {"url": url, "date": "2024-03-01T08:00:00Z", "record_type": "response",
-                        "http_status": 200, "content_type": "text/html", "encoding": encoding,
-                        "encoding_source": source, "languages": None}
+    assert rec.meta == {
+        "url": url,
+        "date": "2024-03-01T08:00:00Z",
+        "record_type": "response",
+        "http_status": 200,
+        "content_type": "text/html",
+        "encoding": encoding,
+        "encoding_source": source,
+        "languages": None,
+    }
 
 
 ERRORS = [
@@ -87,8 +97,10 @@ def test_warc_non_documents_are_error_records(line: int, error: str) -> None:
 def test_warcinfo_request_metadata_are_skipped_and_sink_sees_every_byte() -> None:
     recs, seen = read(FIX / "sample.warc.gz")
     assert [r.line for r in recs] == [3, 4, 6, 7, 8, 9, 10]
-    assert hashlib.sha256(seen).digest() == hashlib.sha256(
-        (FIX / "sample.warc.gz").read_bytes()).digest()
+    assert (
+        hashlib.sha256(seen).digest()
+        == hashlib.sha256((FIX / "sample.warc.gz").read_bytes()).digest()
+    )
 
 
 def test_uncompressed_warc_reads_the_same(tmp_path: Path) -> None:
@@ -100,8 +112,9 @@ def test_gzip_member_cut_off_is_a_truncated_record() -> None:
     recs, seen = read(FIX / "truncated.warc.gz")
     assert [r.line for r in recs] == [1, 2]
     assert recs[0].error is None and recs[0].text == main_text("gbk_meta")
-    declared = len(fx.http_response(fx.page_html("big5_header").encode("big5"),
-                                    "text/html; charset=big5"))
+    declared = len(
+        fx.http_response(fx.page_html("big5_header").encode("big5"), "text/html; charset=big5")
+    )
     got = recs[1].raw_bytes
     assert 0 < got < declared
     assert recs[1].error == f"truncated record: {got} of {declared} content bytes"
@@ -113,14 +126,17 @@ def test_content_length_past_end_of_plain_file(tmp_path: Path) -> None:
     rec = fx.warc_record("response", "0001", body, "http://a.cn/", declared=len(body) + 500)
     recs, _ = read(write(tmp_path, rec))
     assert [(r.line, r.error) for r in recs] == [
-        (1, f"truncated record: {len(body) + 4} of {len(body) + 500} content bytes")]
+        (1, f"truncated record: {len(body) + 4} of {len(body) + 500} content bytes")
+    ]
 
 
 def test_junk_between_records_is_skipped(tmp_path: Path) -> None:
     data = fx.sample_warc()[2] + b"this is not a WARC header\r\n\r\n" + fx.sample_warc()[3]
     recs, seen = read(write(tmp_path, data))
     assert [(r.line, r.text) for r in recs] == [
-        (1, main_text("gbk_meta")), (2, main_text("big5_header"))]
+        (1, main_text("gbk_meta")),
+        (2, main_text("big5_header")),
+    ]
     assert seen == data
 
 
@@ -147,8 +163,9 @@ def test_record_over_max_bytes(tmp_path: Path) -> None:
 
 def test_resource_record_unlabelled_gbk(tmp_path: Path) -> None:
     html = fx.page_html("gbk_as_latin1").encode("gbk")
-    rec = fx.warc_record("resource", "0001", html, "file:///lib.html",
-                         {"Content-Type": "text/html"})
+    rec = fx.warc_record(
+        "resource", "0001", html, "file:///lib.html", {"Content-Type": "text/html"}
+    )
     [out], _ = read(write(tmp_path, rec))
     assert out.text == main_text("gbk_as_latin1")
     assert (out.meta["record_type"], out.meta["http_status"]) == ("resource", None)
@@ -158,12 +175,18 @@ def test_resource_record_unlabelled_gbk(tmp_path: Path) -> None:
 _RNG = random.Random(3)
 
 
-@pytest.mark.parametrize("body,error", [
-    (bytes(_RNG.randrange(256) for _ in range(600)), "undecodable: "),
-    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3, "undecodable: "),
-    (b"<html><head><title>t</title><script>var a=1;</script></head><body></body></html>",
-     "no main text found in HTML"),
-], ids=["random-bytes", "png-as-html", "script-only"])
+@pytest.mark.parametrize(
+    "body,error",
+    [
+        (bytes(_RNG.randrange(256) for _ in range(600)), "undecodable: "),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 3, "undecodable: "),
+        (
+            b"<html><head><title>t</title><script>var a=1;</script></head><body></body></html>",
+            "no main text found in HTML",
+        ),
+    ],
+    ids=["random-bytes", "png-as-html", "script-only"],
+)
 def test_bad_html_payloads(tmp_path: Path, body: bytes, error: str) -> None:
     rec = fx.response("0001", "http://a.cn/", body, "text/html")
     [out], _ = read(write(tmp_path, rec))
@@ -173,11 +196,19 @@ def test_bad_html_payloads(tmp_path: Path, body: bytes, error: str) -> None:
 def test_wet_records() -> None:
     recs, seen = read(FIX / "sample.wet.gz")
     assert [(r.line, r.id, r.text) for r in recs] == [
-        (2, "urn:uuid:w002", fx.WET_TEXTS[0]), (3, "urn:uuid:w003", fx.WET_TEXTS[1])]
-    assert recs[0].meta == {"url": "http://blog.example.cn/0", "date": "2024-03-01T08:00:00Z",
-                            "record_type": "conversion", "http_status": None,
-                            "content_type": "text/plain", "encoding": "utf-8",
-                            "encoding_source": "wet", "languages": "zho"}
+        (2, "urn:uuid:w002", fx.WET_TEXTS[0]),
+        (3, "urn:uuid:w003", fx.WET_TEXTS[1]),
+    ]
+    assert recs[0].meta == {
+        "url": "http://blog.example.cn/0",
+        "date": "2024-03-01T08:00:00Z",
+        "record_type": "conversion",
+        "http_status": None,
+        "content_type": "text/plain",
+        "encoding": "utf-8",
+        "encoding_source": "wet",
+        "languages": "zho",
+    }
     assert seen == (FIX / "sample.wet.gz").read_bytes()
 
 
@@ -190,23 +221,34 @@ def test_corrupted_files_never_raise(tmp_path: Path, compressed: bool) -> None:
     for trial in range(45):
         data = bytearray(src)
         if trial % 3 == 0:
-            data = data[:rng.randrange(len(data))]
+            data = data[: rng.randrange(len(data))]
         elif trial % 3 == 1:
             for _ in range(5):
                 data[rng.randrange(len(data))] = rng.randrange(256)
         else:
             cut = rng.randrange(len(data))
-            data = data[:cut] + data[cut + rng.randrange(1, 200):]
+            data = data[:cut] + data[cut + rng.randrange(1, 200) :]
         recs, seen = read(write(tmp_path, bytes(data)))
         assert seen == bytes(data)
         for r in recs:
             assert r.error or (isinstance(r.text, str) and r.text.strip()), (trial, r)
 
 
-LABELS = [("gb2312", "gb18030"), ("GBK", "gb18030"), ("x-gbk", "gb18030"), ("cp936", "gb18030"),
-          ("GB18030", "gb18030"), ("big5", "big5hkscs"), ("Big5-HKSCS", "big5hkscs"),
-          ("utf8", "utf-8"), ("UTF-8", "utf-8"), ("iso-8859-1", "cp1252"), ("'gbk'", "gb18030"),
-          ("no-such-charset", None), (None, None)]
+LABELS = [
+    ("gb2312", "gb18030"),
+    ("GBK", "gb18030"),
+    ("x-gbk", "gb18030"),
+    ("cp936", "gb18030"),
+    ("GB18030", "gb18030"),
+    ("big5", "big5hkscs"),
+    ("Big5-HKSCS", "big5hkscs"),
+    ("utf8", "utf-8"),
+    ("UTF-8", "utf-8"),
+    ("iso-8859-1", "cp1252"),
+    ("'gbk'", "gb18030"),
+    ("no-such-charset", None),
+    (None, None),
+]
 
 
 @pytest.mark.parametrize("label,codec", LABELS)
@@ -214,11 +256,15 @@ def test_codec_for_label(label: str | None, codec: str | None) -> None:
     assert codec_for_label(label) == codec
 
 
-@pytest.mark.parametrize("head,label", [
-    (b'<meta charset="gbk">', "gbk"), (b"<META CHARSET=big5>", "big5"),
-    (b"<meta http-equiv='Content-Type' content='text/html; charset=gb2312'>", "gb2312"),
-    ('<meta name="keywords" content="新闻"><title>x</title>'.encode(), None),
-])
+@pytest.mark.parametrize(
+    "head,label",
+    [
+        (b'<meta charset="gbk">', "gbk"),
+        (b"<META CHARSET=big5>", "big5"),
+        (b"<meta http-equiv='Content-Type' content='text/html; charset=gb2312'>", "gb2312"),
+        ('<meta name="keywords" content="新闻"><title>x</title>'.encode(), None),
+    ],
+)
 def test_meta_charset(head: bytes, label: str | None) -> None:
     assert meta_charset(b"<html><head>" + head + b"</head></html>") == label
 

@@ -71,11 +71,17 @@ def main(root: Path) -> None:
     targets = [len(r["text"]) for r in neg]
 
     t2s = opencc.OpenCC("t2s")
-    pos = [{"text": t, "label": 1, "source": "news_commentary_en_zh"}
-           for r in read(web, "news_commentary_en_zh") if len(t := r["text"].strip()) >= MIN_CHARS]
+    pos = [
+        {"text": t, "label": 1, "source": "news_commentary_en_zh"}
+        for r in read(web, "news_commentary_en_zh")
+        if len(t := r["text"].strip()) >= MIN_CHARS
+    ]
     for para in sorted({t2s.convert(r["text"]) for r in read(web, "wiki_zh_tw_drcd_paragraphs")}):
-        pos += [{"text": s, "label": 1, "source": "wiki_zh_tw_drcd_paragraphs(t2s)"}
-                for s in snippets(para, targets, rng) if len(s) >= MIN_CHARS]
+        pos += [
+            {"text": s, "label": 1, "source": "wiki_zh_tw_drcd_paragraphs(t2s)"}
+            for s in snippets(para, targets, rng)
+            if len(s) >= MIN_CHARS
+        ]
     rows = []
     for b in range(len(BINS) - 1):  # same number of each class in every length bin
         p = [r for r in pos if length_bin(r["text"]) == b]

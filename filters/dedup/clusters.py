@@ -17,8 +17,9 @@ import pyarrow as pa
 
 from pipeline.record import Doc
 
-STATE_SCHEMA = pa.schema([("key", pa.int64()), ("keeper", pa.int64()),
-                          ("cluster_size", pa.int32())])
+STATE_SCHEMA = pa.schema(
+    [("key", pa.int64()), ("keeper", pa.int64()), ("cluster_size", pa.int32())]
+)
 ROW_BITS = 32
 
 
@@ -36,7 +37,7 @@ def connected_components(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.n
     memory grows with the number of edges (duplicates), not with the corpus.
     """
     nodes, inv = np.unique(np.concatenate([a, b]), return_inverse=True)
-    u, v = inv[:len(a)], inv[len(a):]
+    u, v = inv[: len(a)], inv[len(a) :]
     label = np.arange(len(nodes))
     while True:
         lu, lv = label[u], label[v]
@@ -75,13 +76,17 @@ class ShardLookup:
         key = state["key"].to_numpy()
         order = np.argsort(key, kind="stable")
         key = key[order]
-        keep = (key == state["keeper"].to_numpy()[order])
+        keep = key == state["keeper"].to_numpy()[order]
         size = state["cluster_size"].to_numpy()[order]
         shard = key >> ROW_BITS
         cuts = np.flatnonzero(np.r_[True, shard[1:] != shard[:-1]]) if len(key) else []
         bounds = zip(cuts, [*cuts[1:], len(key)])
-        return cls({int(shard[lo]): (key[lo:hi] - (shard[lo] << ROW_BITS), keep[lo:hi],
-                                     size[lo:hi]) for lo, hi in bounds})
+        return cls(
+            {
+                int(shard[lo]): (key[lo:hi] - (shard[lo] << ROW_BITS), keep[lo:hi], size[lo:hi])
+                for lo, hi in bounds
+            }
+        )
 
     def apply(self, docs: list[Doc], shard: int, rule: str) -> list[Doc]:
         """Set ``dup_cluster_size`` on every doc; reject non-keepers with ``rule``."""

@@ -30,8 +30,11 @@ NORMALIZATIONS = ("none", "whitespace", "fold")
 @lru_cache(maxsize=1)
 def _fold_table() -> dict[int, None]:
     """Code points of Unicode punctuation (P*), symbols (S*) and whitespace, mapped to None."""
-    return {cp: None for cp in range(0x30000)
-            if unicodedata.category(chr(cp))[0] in "PSZ" or chr(cp).isspace()}
+    return {
+        cp: None
+        for cp in range(0x30000)
+        if unicodedata.category(chr(cp))[0] in "PSZ" or chr(cp).isspace()
+    }
 
 
 def normalize(text: str, mode: str) -> str:
@@ -71,13 +74,15 @@ class DedupExact(GlobalStage):
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, not {self.normalize!r}")
 
     def scan(self, docs: list[Doc], shard: int) -> pa.Table:
-        digests = b"".join(xxhash.xxh3_128_digest(normalize(d.text, self.normalize).encode())
-                           for d in docs)
+        digests = b"".join(
+            xxhash.xxh3_128_digest(normalize(d.text, self.normalize).encode()) for d in docs
+        )
         n = len(docs)
         words = np.frombuffer(digests, dtype=np.uint64).reshape(n, 2)
         part = (words[:, 0] % np.uint64(self.partitions)).astype(np.int32)
-        hashes = pa.FixedSizeBinaryArray.from_buffers(pa.binary(16), n,
-                                                      [None, pa.py_buffer(digests)])
+        hashes = pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(16), n, [None, pa.py_buffer(digests)]
+        )
         return pa.table({"hash": hashes, "key": row_keys(shard, n), "_part": part})
 
     def reduce(self, rows: pa.Table) -> pa.Table:
@@ -85,8 +90,9 @@ class DedupExact(GlobalStage):
         groups = groups.filter(pc.greater_equal(groups["key_count"], 2))
         if groups.num_rows == 0:
             return pa.table({"key": pa.array([], pa.int64()), "keeper": pa.array([], pa.int64())})
-        dup = rows.select(["hash", "key"]).join(groups.select(["hash", "key_min"]), "hash",
-                                               join_type="inner")
+        dup = rows.select(["hash", "key"]).join(
+            groups.select(["hash", "key_min"]), "hash", join_type="inner"
+        )
         dup = dup.sort_by("key")
         return pa.table({"key": dup["key"], "keeper": dup["key_min"]})
 

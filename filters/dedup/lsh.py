@@ -20,8 +20,9 @@ _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 has only tr
 
 
 @lru_cache(maxsize=64)
-def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5,
-                  fn_weight: float = 0.5) -> tuple[int, int]:
+def optimal_bands(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
     """(bands, rows) minimizing fp_weight * P(false positive) + fn_weight * P(false negative)."""
     lo = np.linspace(0.0, threshold, _GRID)
     hi = np.linspace(threshold, 1.0, _GRID)
@@ -49,7 +50,7 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray
     rng = np.random.default_rng(seed ^ 0xBA4D)
     mult = rng.integers(0, 2**62, size=rows + 1, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     # (rows, ndocs, bands): each row position of every band is one contiguous plane.
-    v = sig[:, :bands * rows].reshape(len(sig), bands, rows)
+    v = sig[:, : bands * rows].reshape(len(sig), bands, rows)
     v = np.ascontiguousarray(v.transpose(2, 0, 1))
     with np.errstate(over="ignore"):
         h = np.empty((len(sig), bands), dtype=np.uint64)
@@ -59,8 +60,9 @@ def band_hashes(sig: np.ndarray, bands: int, rows: int, seed: int) -> np.ndarray
     return fmix64(h)
 
 
-def bucket_pairs(bucket: np.ndarray, key: np.ndarray, max_group: int
-                 ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+def bucket_pairs(
+    bucket: np.ndarray, key: np.ndarray, max_group: int
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """Candidate pairs among rows that share a bucket.
 
     Returns ``(left, right, big)``: row indices of every pair (left's key < right's key) in
@@ -72,7 +74,7 @@ def bucket_pairs(bucket: np.ndarray, key: np.ndarray, max_group: int
     first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]])
     sizes = np.diff(np.r_[first, len(b)])
     small = (sizes >= 2) & (sizes <= max_group)
-    big = [order[f:f + n] for f, n in zip(first[sizes > max_group], sizes[sizes > max_group])]
+    big = [order[f : f + n] for f, n in zip(first[sizes > max_group], sizes[sizes > max_group])]
     g_first, g_size = first[small], sizes[small]
     # Each member at local index i pairs with the g_size - 1 - i members after it.
     member = np.repeat(g_first, g_size) + _local_index(g_size)

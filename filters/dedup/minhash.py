@@ -98,8 +98,9 @@ class DedupMinhash(GlobalStage):
         """MinHash signatures (len(texts), num_perm) uint32, computed in batches of about
         :data:`BATCH_CHARS` characters (the shingle arrays take ~40 bytes per character)."""
         lens = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        batch = np.searchsorted(np.cumsum(lens), np.arange(1, 1 + lens.sum() // BATCH_CHARS)
-                                * BATCH_CHARS)
+        batch = np.searchsorted(
+            np.cumsum(lens), np.arange(1, 1 + lens.sum() // BATCH_CHARS) * BATCH_CHARS
+        )
         cuts = [0, *np.unique(batch + 1).tolist(), len(texts)]
         parts = [self._signatures(texts[lo:hi]) for lo, hi in zip(cuts, cuts[1:]) if hi > lo]
         return np.concatenate(parts) if parts else np.empty((0, self.num_perm), np.uint32)
@@ -109,6 +110,7 @@ class DedupMinhash(GlobalStage):
             texts = [t.lower() for t in texts]
         if self.tokenizer == "word":
             from filters.segment import segment
+
             tokens, lens = word_tokens([segment(t) for t in texts])
         else:
             tokens, lens = char_tokens([" ".join(t.split()) for t in texts])
@@ -122,13 +124,16 @@ class DedupMinhash(GlobalStage):
         packed = np.repeat(pack_bits(sig, self.verify_bits), bands, axis=0)
         width = packed.shape[1]
         sig_col = pa.FixedSizeBinaryArray.from_buffers(
-            pa.binary(width), len(bucket), [None, pa.py_buffer(packed)])
-        return pa.table({
-            "key": np.repeat(row_keys(shard, len(docs)), bands),
-            "bucket": bucket,
-            "_part": ((bucket >> np.uint64(40)) % np.uint64(self.partitions)).astype(np.int32),
-            "sig": sig_col,
-        })
+            pa.binary(width), len(bucket), [None, pa.py_buffer(packed)]
+        )
+        return pa.table(
+            {
+                "key": np.repeat(row_keys(shard, len(docs)), bands),
+                "bucket": bucket,
+                "_part": ((bucket >> np.uint64(40)) % np.uint64(self.partitions)).astype(np.int32),
+                "sig": sig_col,
+            }
+        )
 
     def reduce(self, rows: pa.Table) -> pa.Table:
         a, b = verify.edges(rows, self.threshold, self.verify_bits, self.max_group)

@@ -18,7 +18,7 @@ def partition_rows(scans: list[pa.Table], partitions: int) -> list[pa.Table]:
         order = np.argsort(part, kind="stable")
         cuts = np.searchsorted(part[order], np.arange(partitions + 1))
         for p in range(partitions):
-            by_part[p].append(t.take(order[cuts[p]:cuts[p + 1]]))
+            by_part[p].append(t.take(order[cuts[p] : cuts[p + 1]]))
     return [pa.concat_tables(ts) for ts in by_part]
 
 

@@ -53,8 +53,9 @@ def word_tokens(words: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]
     """(xxh3-64 of every word of every document, concatenated; word count of each document)."""
     lens = np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     h = xxhash.xxh3_64_intdigest
-    ids = np.fromiter((h(w.encode()) for doc in words for w in doc), dtype=np.uint64,
-                      count=int(lens.sum()))
+    ids = np.fromiter(
+        (h(w.encode()) for doc in words for w in doc), dtype=np.uint64, count=int(lens.sum())
+    )
     return ids, lens
 
 
@@ -76,7 +77,7 @@ def ngram_hashes(tokens: np.ndarray, lens: np.ndarray, n: int) -> tuple[np.ndarr
     with np.errstate(over="ignore"):
         h = padded[:width] * mult[0]
         for j in range(1, n):
-            h += padded[j:j + width] * mult[j]
+            h += padded[j : j + width] * mult[j]
     fmix64(h)
     counts = np.where(lens > 0, np.maximum(lens - n + 1, 1), 0)
     offsets = np.zeros(ndocs + 1, dtype=np.int64)

@@ -51,12 +51,12 @@ def minhash(hashes: np.ndarray, offsets: np.ndarray, num_perm: int, seed: int) -
         e = min(max(e, d + 1), ndocs)
         lo, hi = int(offsets[d]), int(offsets[e])
         for start in range(lo, hi, block):  # several blocks only for one long document
-            part = x[start:min(start + block, hi)]
-            m = np.multiply(a, part, out=buf[:, :len(part)])
+            part = x[start : min(start + block, hi)]
+            m = np.multiply(a, part, out=buf[:, : len(part)])
             if hi - lo > block:
                 np.minimum(out[:, d], m.min(axis=1), out=out[:, d])
                 continue
-            nonempty = offsets[d + 1:e + 1] > offsets[d:e]
+            nonempty = offsets[d + 1 : e + 1] > offsets[d:e]
             starts = offsets[d:e][nonempty] - lo
             if nonempty.all():
                 out[:, d:e] = np.minimum.reduceat(m, starts, axis=1)
@@ -83,8 +83,10 @@ def pack_bits(sig: np.ndarray, bits: int) -> np.ndarray:
 def _zero_fields_table(bits: int) -> np.ndarray:
     """For each byte value: how many of its ``bits``-wide fields are zero."""
     mask = (1 << bits) - 1
-    return np.array([sum(((b >> (bits * k)) & mask) == 0 for k in range(8 // bits))
-                     for b in range(256)], dtype=np.uint16)
+    return np.array(
+        [sum(((b >> (bits * k)) & mask) == 0 for k in range(8 // bits)) for b in range(256)],
+        dtype=np.uint16,
+    )
 
 
 _TABLES = {b: _zero_fields_table(b) for b in (1, 2, 4, 8)}
@@ -100,5 +102,5 @@ def jaccard_estimate(x: np.ndarray, y: np.ndarray, bits: int) -> np.ndarray:
         return (x.view(np.uint32) == y.view(np.uint32)).mean(axis=1)
     fields = x.shape[1] * (8 // bits)
     equal = _TABLES[bits][x ^ y].sum(axis=1, dtype=np.int64) / fields
-    chance = 2.0 ** -bits
+    chance = 2.0**-bits
     return np.clip((equal - chance) / (1 - chance), 0.0, 1.0)

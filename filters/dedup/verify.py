@@ -17,11 +17,12 @@ def signature_matrix(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     width = arr.type.byte_width
     buf = np.frombuffer(arr.buffers()[1], dtype=np.uint8)
-    return buf[arr.offset * width:(arr.offset + len(arr)) * width].reshape(len(arr), width)
+    return buf[arr.offset * width : (arr.offset + len(arr)) * width].reshape(len(arr), width)
 
 
-def edges(rows: pa.Table, threshold: float, bits: int, max_group: int
-          ) -> tuple[np.ndarray, np.ndarray]:
+def edges(
+    rows: pa.Table, threshold: float, bits: int, max_group: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Distinct pairs (a < b) of row keys that share a bucket and whose estimate ≥ threshold."""
     if rows.num_rows == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -43,15 +44,17 @@ def edges(rows: pa.Table, threshold: float, bits: int, max_group: int
     return _distinct(np.concatenate(a), np.concatenate(b))
 
 
-def _greedy(members: np.ndarray, sig: np.ndarray, threshold: float, bits: int
-            ) -> tuple[np.ndarray, np.ndarray]:
+def _greedy(
+    members: np.ndarray, sig: np.ndarray, threshold: float, bits: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Edges in one large bucket (members in key order). Members with identical signatures
     are linked to the first of them at once; then each distinct signature is linked to every
     earlier anchor it matches, or becomes an anchor. Linear in the bucket size plus distinct
     signatures times anchors (near-duplicate groups sharing this bucket)."""
     rows = np.ascontiguousarray(sig[members])
-    _, first, inverse = np.unique(rows.view(f"V{rows.shape[1]}").ravel(), return_index=True,
-                                  return_inverse=True)
+    _, first, inverse = np.unique(
+        rows.view(f"V{rows.shape[1]}").ravel(), return_index=True, return_inverse=True
+    )
     twin = first[inverse] != np.arange(len(members))
     ga, gb = [members[first[inverse]][twin]], [members[twin]]
     distinct = np.sort(first)

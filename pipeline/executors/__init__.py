@@ -13,9 +13,13 @@ from typing import Any, Protocol
 class Executor(Protocol):
     workers: int
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-            on_result: Callable[[Any], None] | None = None,
-            cost: Callable[[Any], float] | None = None) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        on_result: Callable[[Any], None] | None = None,
+        cost: Callable[[Any], float] | None = None,
+    ) -> list[Any]:
         """Run ``fn(task)`` for every task; results in task order; ``on_result`` as each ends.
         ``cost``: a task's expected work; the costliest start first (see
         :func:`submit_order`)."""

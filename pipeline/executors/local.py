@@ -32,13 +32,18 @@ class LocalExecutor:
     def _get_pool(self) -> ProcessPoolExecutor:
         if self._pool is None:
             preload_for_workers()
-            self._pool = ProcessPoolExecutor(self.workers,
-                                             mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("fork")
+            )
         return self._pool
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-            on_result: Callable[[Any], None] | None = None,
-            cost: Callable[[Any], float] | None = None) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        on_result: Callable[[Any], None] | None = None,
+        cost: Callable[[Any], float] | None = None,
+    ) -> list[Any]:
         """See :class:`pipeline.executors.Executor`; inline (in task order) at one worker."""
         if self.workers == 1 or len(tasks) <= 1:
             results = []

@@ -39,13 +39,18 @@ def runtime_env(remote: bool) -> dict[str, Any] | None:
     and environment (Ray propagates them); a custom env would forgo Ray's pre-started workers.
     """
     if remote:
-        env = {"py_modules": [str(REPO / p) for p in PACKAGES if (REPO / p).is_dir()],
-               "excludes": ["__pycache__", "*.pyc"]}
+        env = {
+            "py_modules": [str(REPO / p) for p in PACKAGES if (REPO / p).is_dir()],
+            "excludes": ["__pycache__", "*.pyc"],
+        }
         forwarded = {k: v for k, v in os.environ.items() if k.startswith(FORWARDED_ENV)}
         return {**env, "env_vars": forwarded} if forwarded else env
     script_dir = os.path.dirname(os.path.realpath(sys.argv[0])) if sys.argv[0] else ""
-    seen = {os.path.realpath(p) for p in (os.getcwd(), script_dir,
-                                          *os.environ.get("PYTHONPATH", "").split(os.pathsep)) if p}
+    seen = {
+        os.path.realpath(p)
+        for p in (os.getcwd(), script_dir, *os.environ.get("PYTHONPATH", "").split(os.pathsep))
+        if p
+    }
     if str(REPO) in seen or "site-packages" in REPO.parts:
         return None
     path = os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p)
@@ -64,14 +69,24 @@ def init_kwargs(cfg: dict[str, Any]) -> dict[str, Any]:
         if ignored:
             logging.getLogger("zhcurate").warning(
                 "executor.%s applies only to a locally started cluster; ignored when joining "
-                "executor.address=%s", " and executor.".join(ignored), address)
+                "executor.address=%s",
+                " and executor.".join(ignored),
+                address,
+            )
         return {"address": address, **common}
     store = cfg.get("object_store_memory") or LOCAL_OBJECT_STORE
     if store < MIN_OBJECT_STORE:
-        raise ValueError(f"executor.object_store_memory: {store} bytes is below Ray's minimum "
-                         f"of {MIN_OBJECT_STORE}")
-    return {"address": "local", "num_cpus": cfg.get("num_cpus") or os.cpu_count() or 1,
-            "object_store_memory": store, "include_dashboard": False, **common}
+        raise ValueError(
+            f"executor.object_store_memory: {store} bytes is below Ray's minimum "
+            f"of {MIN_OBJECT_STORE}"
+        )
+    return {
+        "address": "local",
+        "num_cpus": cfg.get("num_cpus") or os.cpu_count() or 1,
+        "object_store_memory": store,
+        "include_dashboard": False,
+        **common,
+    }
 
 
 def cluster_cpus() -> int:

@@ -58,12 +58,17 @@ class RayExecutor:
         self.workers = cfg.get("workers") or self.cpus
         self.inflight = cfg.get("workers") or INFLIGHT_PER_CPU * self.cpus
         self._remote = ray.remote(_in_dir).options(
-            num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=[OSError])
+            num_cpus=1, max_retries=MAX_RETRIES, retry_exceptions=[OSError]
+        )
         self._cwd = os.getcwd()
 
-    def map(self, fn: Callable[[Any], Any], tasks: Sequence[Any],
-            on_result: Callable[[Any], None] | None = None,
-            cost: Callable[[Any], float] | None = None) -> list[Any]:
+    def map(
+        self,
+        fn: Callable[[Any], Any],
+        tasks: Sequence[Any],
+        on_result: Callable[[Any], None] | None = None,
+        cost: Callable[[Any], float] | None = None,
+    ) -> list[Any]:
         import ray
 
         results: list[Any] = [None] * len(tasks)
@@ -118,4 +123,5 @@ def _get(ref: Any) -> Any:
     except RayError as exc:
         raise ClusterError(
             f"Ray could not run a task ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
-            "the finished work is kept — run the same command again to resume") from exc
+            "the finished work is kept — run the same command again to resume"
+        ) from exc

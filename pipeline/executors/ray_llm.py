@@ -107,8 +107,13 @@ class ConcurrencyLimiter:
     def stats(self) -> dict[str, int]:
         """Limit, slots out now, most ever out at once, grants and reclaimed leases."""
         self._reclaim()
-        return {"limit": self.limit, "in_use": len(self.leases), "max_in_use": self.max_in_use,
-                "granted": self.granted, "reclaimed": self.reclaimed}
+        return {
+            "limit": self.limit,
+            "in_use": len(self.leases),
+            "max_in_use": self.max_in_use,
+            "granted": self.granted,
+            "reclaimed": self.reclaimed,
+        }
 
 
 def limiter_name(base_url: str, limit: int) -> str:
@@ -130,10 +135,20 @@ def _remote(cls: type) -> Any:
 
 def get_limiter(base_url: str, limit: int, lease_s: float) -> Any:
     """The cluster's limiter for ``(base_url, limit)``, created on first use."""
-    return _remote(ConcurrencyLimiter).options(
-        name=limiter_name(base_url, limit), namespace=NAMESPACE, get_if_exists=True,
-        lifetime="detached", num_cpus=0, max_concurrency=100_000, max_restarts=-1,
-        max_task_retries=-1).remote(limit, lease_s)
+    return (
+        _remote(ConcurrencyLimiter)
+        .options(
+            name=limiter_name(base_url, limit),
+            namespace=NAMESPACE,
+            get_if_exists=True,
+            lifetime="detached",
+            num_cpus=0,
+            max_concurrency=100_000,
+            max_restarts=-1,
+            max_task_retries=-1,
+        )
+        .remote(limit, lease_s)
+    )
 
 
 class GlobalSlots:
@@ -143,8 +158,7 @@ class GlobalSlots:
     Tokens are kept per asyncio task (each request runs in its own task under ``gather``).
     """
 
-    def __init__(self, local: asyncio.Semaphore, base_url: str, limit: int,
-                 lease_s: float) -> None:
+    def __init__(self, local: asyncio.Semaphore, base_url: str, limit: int, lease_s: float) -> None:
         self.local = local
         self.base_url, self.limit, self.lease_s = base_url, limit, lease_s
         self.actor = get_limiter(base_url, limit, lease_s)
@@ -173,8 +187,9 @@ class GlobalSlots:
         self.local.release()
 
 
-def request_slots(local: asyncio.Semaphore, base_url: str, limit: int,
-                  timeout: float) -> asyncio.Semaphore | GlobalSlots:
+def request_slots(
+    local: asyncio.Semaphore, base_url: str, limit: int, timeout: float
+) -> asyncio.Semaphore | GlobalSlots:
     """What the openai backend holds per HTTP attempt: ``local`` alone, or under Ray
     ``local`` plus a slot of the cluster-wide limiter (``ZHCURATE_RAY_LLM_LIMIT=off`` opts
     out, e.g. when the server queues requests itself)."""
@@ -201,9 +216,12 @@ class VllmEngine:
         """Where this engine runs: pid, GPUs Ray assigned, batches served."""
         import ray
 
-        return {"pid": os.getpid(), "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
-                "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
-                "batches": self.batches}
+        return {
+            "pid": os.getpid(),
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()],
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+            "batches": self.batches,
+        }
 
 
 class RayVllmBackend:
@@ -232,18 +250,29 @@ class RayVllmBackend:
             if gpus < self.tp:
                 raise BackendUnavailable(
                     f"vllm backend on Ray needs GPUs: the cluster has {gpus}, "
-                    f"tensor_parallel_size is {self.tp}")
+                    f"tensor_parallel_size is {self.tp}"
+                )
             key = _digest(self.options)
             self._engines = [
-                _remote(VllmEngine).options(
-                    name=f"{VLLM_PREFIX}{key}-{i}", namespace=NAMESPACE, get_if_exists=True,
-                    lifetime="detached", num_cpus=0, num_gpus=self.tp, max_concurrency=1,
-                    max_restarts=1).remote(self.options)
-                for i in range(gpus // self.tp)]
+                _remote(VllmEngine)
+                .options(
+                    name=f"{VLLM_PREFIX}{key}-{i}",
+                    namespace=NAMESPACE,
+                    get_if_exists=True,
+                    lifetime="detached",
+                    num_cpus=0,
+                    num_gpus=self.tp,
+                    max_concurrency=1,
+                    max_restarts=1,
+                )
+                .remote(self.options)
+                for i in range(gpus // self.tp)
+            ]
         return self._engines
 
-    def generate(self, requests: Sequence[LLMRequest],
-                 on_result: OnResult | None = None) -> list[LLMResult]:
+    def generate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         import ray
         from ray.exceptions import RayActorError
 

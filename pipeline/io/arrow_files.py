@@ -11,11 +11,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 #: Columns every intermediate shard carries. ``_line`` is the 1-based line in the source.
-SHARD_SCHEMA = pa.schema([("id", pa.string()), ("text", pa.string()), ("meta", pa.string()),
-                          ("_line", pa.int64())])
-QUARANTINE_SCHEMA = pa.schema([("id", pa.string()), ("source", pa.string()), ("line", pa.int64()),
-                               ("stage", pa.string()), ("error", pa.string()),
-                               ("raw", pa.string())])
+SHARD_SCHEMA = pa.schema(
+    [("id", pa.string()), ("text", pa.string()), ("meta", pa.string()), ("_line", pa.int64())]
+)
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("line", pa.int64()),
+        ("stage", pa.string()),
+        ("error", pa.string()),
+        ("raw", pa.string()),
+    ]
+)
 
 
 def _tmp(path: Path) -> Path:
@@ -40,8 +48,14 @@ def write_parquet(path: Path, table: pa.Table, level: int = 3) -> None:
     """Write a zstd parquet file atomically; byte-identical for identical tables."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _tmp(path)
-    pq.write_table(table, tmp, compression="zstd", compression_level=level,
-                   row_group_size=50_000, write_statistics=True)
+    pq.write_table(
+        table,
+        tmp,
+        compression="zstd",
+        compression_level=level,
+        row_group_size=50_000,
+        write_statistics=True,
+    )
     os.replace(tmp, path)
 
 

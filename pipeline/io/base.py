@@ -51,4 +51,5 @@ def register_reader(*formats: str) -> Callable[[ReaderFn], ReaderFn]:
         for fmt in formats:
             READERS[fmt] = fn
         return fn
+
     return wrap

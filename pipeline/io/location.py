@@ -23,10 +23,15 @@ def glob_input(pattern: str) -> list[str]:
 
     fs, _ = fsspec.core.url_to_fs(pattern)
     protocol = pattern.split("://", 1)[0]
-    matches = fs.glob(pattern) if any(c in pattern for c in "*?[") else (
-        [pattern] if fs.exists(pattern) else [])
-    return sorted(m if "://" in m else f"{protocol}://{m.lstrip('/') if protocol != 'file' else m}"
-                  for m in matches)
+    matches = (
+        fs.glob(pattern)
+        if any(c in pattern for c in "*?[")
+        else ([pattern] if fs.exists(pattern) else [])
+    )
+    return sorted(
+        m if "://" in m else f"{protocol}://{m.lstrip('/') if protocol != 'file' else m}"
+        for m in matches
+    )
 
 
 def url_fs(path: str | os.PathLike[str]) -> tuple[Any, str]:
@@ -55,5 +60,8 @@ def identity(path: str) -> list[Any]:
 
     fs, _ = fsspec.core.url_to_fs(path)
     info = fs.info(path)
-    return [path, info.get("size"), str(info.get("ETag") or info.get("etag")
-                                        or info.get("mtime") or info.get("LastModified"))]
+    return [
+        path,
+        info.get("size"),
+        str(info.get("ETag") or info.get("etag") or info.get("mtime") or info.get("LastModified")),
+    ]

@@ -44,9 +44,15 @@ def detect_format(path: str | Path) -> str:
             return "hf"
         return "txt"
     name = str(path).rsplit("/", 1)[-1].lower()
-    for suffixes, fmt in ((".warc.wet.gz", "wet"), (".wet.gz", "wet"), (".wet", "wet"),
-                          (".warc.gz", "warc"), (".warc", "warc"), (".parquet", "parquet"),
-                          (".txt", "txt")):
+    for suffixes, fmt in (
+        (".warc.wet.gz", "wet"),
+        (".wet.gz", "wet"),
+        (".wet", "wet"),
+        (".warc.gz", "warc"),
+        (".warc", "warc"),
+        (".parquet", "parquet"),
+        (".txt", "txt"),
+    ):
         if name.endswith(suffixes):
             return fmt
     return "jsonl"
@@ -67,14 +73,26 @@ def _open_lines(path: str | Path, sink: Callable[[bytes], None]) -> io.BufferedR
 def record_from_object(obj: Any, line: int, opts: InputOptions, size: int) -> SourceRecord:
     """Map one parsed object onto id/text/meta; a non-object is an error record."""
     text_field, id_field = opts.text_field, opts.id_field
-    if (type(obj) is dict and len(obj) == 3 and text_field in obj and id_field in obj
-            and type(meta := obj.get("meta")) is dict):  # the canonical layout: most records
+    if (
+        type(obj) is dict
+        and len(obj) == 3
+        and text_field in obj
+        and id_field in obj
+        and type(meta := obj.get("meta")) is dict
+    ):  # the canonical layout: most records
         rid = obj[id_field]
-        return SourceRecord(line, rid if type(rid) is str or rid is None else str(rid),
-                            obj[text_field], meta, None, size)
+        return SourceRecord(
+            line,
+            rid if type(rid) is str or rid is None else str(rid),
+            obj[text_field],
+            meta,
+            None,
+            size,
+        )
     if not isinstance(obj, dict):
-        return SourceRecord(line, error=f"expected a JSON object, got {type(obj).__name__}",
-                            raw_bytes=size)
+        return SourceRecord(
+            line, error=f"expected a JSON object, got {type(obj).__name__}", raw_bytes=size
+        )
     if text_field not in obj:
         return SourceRecord(line, error=f"missing text field {text_field!r}", raw_bytes=size)
     rid = obj.get(id_field) if id_field else None
@@ -86,21 +104,26 @@ def record_from_object(obj: Any, line: int, opts: InputOptions, size: int) -> So
             meta.update(value)
         else:
             meta[key] = value
-    return SourceRecord(line, id=None if rid is None else str(rid), text=obj[text_field],
-                        meta=meta, raw_bytes=size)
+    return SourceRecord(
+        line, id=None if rid is None else str(rid), text=obj[text_field], meta=meta, raw_bytes=size
+    )
 
 
 @register_reader("jsonl")
-def read_jsonl(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
-               ) -> Iterator[SourceRecord]:
+def read_jsonl(
+    path: Path, opts: InputOptions, sink: Callable[[bytes], None]
+) -> Iterator[SourceRecord]:
     """One JSON object per line; blank lines are not records and are skipped."""
     loads = orjson.loads
     try:
         stream = _open_lines(path, sink)
         for line_no, raw in enumerate(stream, 1):
             if len(raw) > opts.max_bytes:
-                yield SourceRecord(line_no, error=f"record of {len(raw)} bytes exceeds "
-                                   f"max_record_bytes={opts.max_bytes}", raw_bytes=len(raw))
+                yield SourceRecord(
+                    line_no,
+                    error=f"record of {len(raw)} bytes exceeds max_record_bytes={opts.max_bytes}",
+                    raw_bytes=len(raw),
+                )
                 continue
             if not raw or raw.isspace():  # blank line (no copy, unlike strip())
                 continue
@@ -130,8 +153,9 @@ def hash_files(paths: list[Path] | list[str], sink: Callable[[bytes], None]) -> 
 
 
 @register_reader("parquet")
-def read_parquet(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
-                 ) -> Iterator[SourceRecord]:
+def read_parquet(
+    path: Path, opts: InputOptions, sink: Callable[[bytes], None]
+) -> Iterator[SourceRecord]:
     import pyarrow.parquet as pq
 
     hash_files([path], sink)
@@ -144,8 +168,9 @@ def read_parquet(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
 
 
 @register_reader("txt")
-def read_txt(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
-             ) -> Iterator[SourceRecord]:
+def read_txt(
+    path: Path, opts: InputOptions, sink: Callable[[bytes], None]
+) -> Iterator[SourceRecord]:
     """Each .txt file is one document; its id is the path relative to the folder."""
     files = sorted(path.rglob("*.txt")) if path.is_dir() else [path]
     for i, file in enumerate(files, 1):
@@ -153,28 +178,37 @@ def read_txt(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
         sink(data)
         rel = str(file.relative_to(path)) if path.is_dir() else file.name
         if len(data) > opts.max_bytes:
-            yield SourceRecord(i, id=rel, error=f"file {rel} of {len(data)} bytes exceeds "
-                               f"max_record_bytes={opts.max_bytes}", raw_bytes=len(data))
+            yield SourceRecord(
+                i,
+                id=rel,
+                error=f"file {rel} of {len(data)} bytes exceeds max_record_bytes={opts.max_bytes}",
+                raw_bytes=len(data),
+            )
             continue
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            yield SourceRecord(i, id=rel, error=f"{rel}: invalid UTF-8 at byte {exc.start}",
-                               raw_bytes=len(data))
+            yield SourceRecord(
+                i, id=rel, error=f"{rel}: invalid UTF-8 at byte {exc.start}", raw_bytes=len(data)
+            )
             continue
         yield SourceRecord(i, id=rel, text=text, meta={"file": rel}, raw_bytes=len(data))
 
 
 @register_reader("hf")
-def read_hf(path: Path, opts: InputOptions, sink: Callable[[bytes], None]
-            ) -> Iterator[SourceRecord]:
+def read_hf(
+    path: Path, opts: InputOptions, sink: Callable[[bytes], None]
+) -> Iterator[SourceRecord]:
     """A folder written by ``Dataset.save_to_disk`` (a DatasetDict: splits in sorted order)."""
     import datasets
 
     hash_files(sorted(p for p in path.rglob("*") if p.is_file()), sink)
     loaded = datasets.load_from_disk(str(path))
-    splits = ([(name, loaded[name]) for name in sorted(loaded)]
-              if isinstance(loaded, datasets.DatasetDict) else [(None, loaded)])
+    splits = (
+        [(name, loaded[name]) for name in sorted(loaded)]
+        if isinstance(loaded, datasets.DatasetDict)
+        else [(None, loaded)]
+    )
     line = 0
     for split, ds in splits:
         for batch in ds.data.table.to_batches(max_chunksize=4096):
@@ -192,5 +226,6 @@ def get_reader(fmt: str):
     try:
         return READERS[fmt]
     except KeyError:
-        raise ValueError(f"no reader for format {fmt!r}; known: {', '.join(sorted(READERS))}"
-                         ) from None
+        raise ValueError(
+            f"no reader for format {fmt!r}; known: {', '.join(sorted(READERS))}"
+        ) from None

@@ -84,10 +84,15 @@ def _document(rec: WarcRecord, line: int, opts: InputOptions) -> SourceRecord:
     """One response / resource / conversion record -> SourceRecord (error set on failure)."""
     rid = rec.record_id
     meta: dict[str, Any] = {
-        "url": rec.headers.get("WARC-Target-URI"), "date": rec.headers.get("WARC-Date"),
-        "record_type": str(rec.record_type), "http_status": None, "content_type": None,
-        "encoding": None, "encoding_source": None,
-        "languages": rec.headers.get("WARC-Identified-Content-Language")}
+        "url": rec.headers.get("WARC-Target-URI"),
+        "date": rec.headers.get("WARC-Date"),
+        "record_type": str(rec.record_type),
+        "http_status": None,
+        "content_type": None,
+        "encoding": None,
+        "encoding_source": None,
+        "languages": rec.headers.get("WARC-Identified-Content-Language"),
+    }
     out = SourceRecord(line=line, id=rid.strip("<>") if rid else None, meta=meta)
     declared = rec.content_length
     if declared > opts.max_bytes:
@@ -141,8 +146,10 @@ def _text(out: SourceRecord, body: bytes, mime: str, charset: str | None) -> Sou
         meta["encoding"], meta["encoding_source"] = decoded.encoding, decoded.source
     bad = len(_BAD_RE.findall(text))
     if bad > MAX_BAD_CHARS * max(len(text), 1):
-        out.error = (f"undecodable: {bad} of {len(text)} characters invalid or control "
-                     f"characters as {meta['encoding']}")
+        out.error = (
+            f"undecodable: {bad} of {len(text)} characters invalid or control "
+            f"characters as {meta['encoding']}"
+        )
         return out
     try:
         out.text = extract_main_text(text) if html else text.strip()
@@ -155,19 +162,22 @@ def _text(out: SourceRecord, body: bytes, mime: str, charset: str | None) -> Sou
 
 
 @register_reader("warc", "wet")
-def read_warc(path: Path, opts: InputOptions,
-              byte_sink: Callable[[bytes], None]) -> Iterator[SourceRecord]:
+def read_warc(
+    path: Path, opts: InputOptions, byte_sink: Callable[[bytes], None]
+) -> Iterator[SourceRecord]:
     """Documents of a WARC or WET file (plain or compressed); see the module docstring."""
     with open(path, "rb") as f:
         tap = _Tap(f, byte_sink)
         line = 0
         try:
-            for rec in ArchiveIterator(tap, record_types=WarcRecordType.any_type,
-                                       parse_http=False, quirks_mode=True):
+            for rec in ArchiveIterator(
+                tap, record_types=WarcRecordType.any_type, parse_http=False, quirks_mode=True
+            ):
                 line += 1
                 if rec.record_type & DOC_TYPES:
                     yield _document(rec, line, opts)
         except OSError as exc:
-            yield SourceRecord(line=line + 1, error=f"unreadable WARC data after record {line}: "
-                                                    f"{exc}")
+            yield SourceRecord(
+                line=line + 1, error=f"unreadable WARC data after record {line}: {exc}"
+            )
         tap.drain()

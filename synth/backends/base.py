@@ -59,8 +59,11 @@ class LLMRequest:
             "prompt": self.prompt,
             "sampling": self.sampling.as_dict(),
             # a string, so that sort_keys keeps the property order (it is the output order)
-            "json_schema": (json.dumps(self.json_schema, ensure_ascii=False)
-                            if self.json_schema is not None else None),
+            "json_schema": (
+                json.dumps(self.json_schema, ensure_ascii=False)
+                if self.json_schema is not None
+                else None
+            ),
         }
 
 
@@ -83,8 +86,12 @@ class LLMResult:
 
     def to_record(self) -> dict[str, Any]:
         """What the cache stores (``parsed`` is recomputed, ``cached`` is runtime state)."""
-        return {"text": self.text, "finish_reason": self.finish_reason,
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+        }
 
 
 class Backend(Protocol):
@@ -93,13 +100,13 @@ class Backend(Protocol):
     kind: str
     model: str
 
-    def generate(self, requests: Sequence[LLMRequest],
-                 on_result: OnResult | None = None) -> list[LLMResult]:
+    def generate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         """Results in request order. Raises :class:`BackendUnavailable` if the engine is down."""
         ...
 
-    def close(self) -> None:
-        ...
+    def close(self) -> None: ...
 
 
 def parse_json(text: str) -> Any:
@@ -133,15 +140,20 @@ def create_backend(config: Mapping[str, Any]) -> Backend:
     kind = options.pop("type", None)
     if kind == "llamacpp":
         from synth.backends.llamacpp import LlamaCppBackend
+
         return LlamaCppBackend(**options)
     if kind == "openai":
         from synth.backends.openai_compat import OpenAIBackend
+
         return OpenAIBackend(**options)
     if kind == "vllm":
         from pipeline.executors.ray_llm import on_ray
+
         if on_ray():  # under the Ray executor: engines are GPU actors (ray_llm.RayVllmBackend)
             from pipeline.executors.ray_llm import RayVllmBackend
+
             return RayVllmBackend(**options)
         from synth.backends.vllm_backend import VllmBackend
+
         return VllmBackend(**options)
     raise ValueError(f"backend.type must be one of llamacpp, openai, vllm (got {kind!r})")

@@ -39,6 +39,7 @@ _FENCED_ROOT = 'root ::= "```json\\n" json-root "\\n```" | json-root'
 def schema_grammar(schema: Any) -> str:
     """GBNF for a JSON schema, with newline indentation and an optional ```json fence."""
     from llama_cpp.llama_grammar import json_schema_to_gbnf
+
     gbnf = json_schema_to_gbnf(json.dumps(schema, ensure_ascii=False))
     gbnf = re.sub(r"^space ::= .*$", lambda _: _SPACE, gbnf, flags=re.MULTILINE)
     gbnf = re.sub(r"^root ::=", "json-root ::=", gbnf, flags=re.MULTILINE)
@@ -73,13 +74,23 @@ class LlamaCppBackend:
 
     kind = "llamacpp"
 
-    def __init__(self, model: str = "qwen2.5-coder-0.5b-instruct-q4", n_ctx: int = 4096,
-                 n_threads: int = 0, n_batch: int = 512, chat_format: str | None = None,
-                 repack: bool = False) -> None:
+    def __init__(
+        self,
+        model: str = "qwen2.5-coder-0.5b-instruct-q4",
+        n_ctx: int = 4096,
+        n_threads: int = 0,
+        n_batch: int = 512,
+        chat_format: str | None = None,
+        repack: bool = False,
+    ) -> None:
         self.model = model_identity(model)
         self._model_ref = model
-        self._options = {"n_ctx": n_ctx, "n_threads": n_threads or os.cpu_count() or 1,
-                         "n_batch": n_batch, "chat_format": chat_format}
+        self._options = {
+            "n_ctx": n_ctx,
+            "n_threads": n_threads or os.cpu_count() or 1,
+            "n_batch": n_batch,
+            "chat_format": chat_format,
+        }
         self._repack = repack
         self._llm: Any = None
         self._grammars: dict[str, Any] = {}
@@ -87,9 +98,11 @@ class LlamaCppBackend:
     def _engine(self) -> Any:
         if self._llm is None:
             from llama_cpp import Llama  # heavy: imported only when the model is first used
+
             with model_params_patch(self._repack):
-                self._llm = Llama(model_path=str(resolve_model(self._model_ref)),
-                                  verbose=False, **self._options)
+                self._llm = Llama(
+                    model_path=str(resolve_model(self._model_ref)), verbose=False, **self._options
+                )
         return self._llm
 
     def _grammar(self, schema: Any) -> Any:
@@ -98,19 +111,26 @@ class LlamaCppBackend:
         key = json.dumps(schema, ensure_ascii=False)  # property order is the output order
         if key not in self._grammars:
             from llama_cpp import LlamaGrammar
+
             self._grammars[key] = LlamaGrammar.from_string(schema_grammar(schema), verbose=False)
         return self._grammars[key]
 
     def _one(self, request: LLMRequest) -> LLMResult:
         s = request.sampling
-        kwargs = {"temperature": s.temperature, "top_p": s.top_p, "max_tokens": s.max_tokens,
-                  "stop": list(s.stop) or None, "seed": s.seed,
-                  "grammar": self._grammar(request.json_schema)}
+        kwargs = {
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_tokens": s.max_tokens,
+            "stop": list(s.stop) or None,
+            "seed": s.seed,
+            "grammar": self._grammar(request.json_schema),
+        }
         llm = self._engine()
         try:
             if request.messages is not None:
-                resp = llm.create_chat_completion(messages=[dict(m) for m in request.messages],
-                                                  **kwargs)
+                resp = llm.create_chat_completion(
+                    messages=[dict(m) for m in request.messages], **kwargs
+                )
                 text = resp["choices"][0]["message"]["content"] or ""
             else:
                 resp = llm.create_completion(prompt=request.prompt, **kwargs)
@@ -118,12 +138,16 @@ class LlamaCppBackend:
         except ValueError as exc:  # e.g. the prompt does not fit in n_ctx
             return LLMResult(finish_reason="error", error=f"llamacpp: {exc}")
         usage = resp.get("usage") or {}
-        return LLMResult(text=text, finish_reason=resp["choices"][0]["finish_reason"] or "stop",
-                         prompt_tokens=usage.get("prompt_tokens", 0),
-                         completion_tokens=usage.get("completion_tokens", 0))
+        return LLMResult(
+            text=text,
+            finish_reason=resp["choices"][0]["finish_reason"] or "stop",
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+        )
 
-    def generate(self, requests: Sequence[LLMRequest],
-                 on_result: OnResult | None = None) -> list[LLMResult]:
+    def generate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         results = []
         for i, request in enumerate(requests):
             result = finish(self._one(request), request)

@@ -34,10 +34,18 @@ class OpenAIBackend:
 
     kind = "openai"
 
-    def __init__(self, model: str, base_url: str = "http://127.0.0.1:8000/v1",
-                 api_key_env: str | None = None, concurrency: int = 8, timeout: float = 120.0,
-                 max_retries: int = 5, backoff: float = 0.5, max_backoff: float = 30.0,
-                 schema_mode: str = "json_schema") -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        api_key_env: str | None = None,
+        concurrency: int = 8,
+        timeout: float = 120.0,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 30.0,
+        schema_mode: str = "json_schema",
+    ) -> None:
         if schema_mode not in SCHEMA_MODES:
             raise ValueError(f"backend.schema_mode must be one of {SCHEMA_MODES}")
         self.model = model
@@ -46,8 +54,9 @@ class OpenAIBackend:
         if api_key_env:
             key = os.environ.get(api_key_env)
             if not key:
-                raise ValueError(f"environment variable {api_key_env} (backend.api_key_env) "
-                                 "is not set")
+                raise ValueError(
+                    f"environment variable {api_key_env} (backend.api_key_env) is not set"
+                )
             self.headers["Authorization"] = f"Bearer {key}"
         self.concurrency = concurrency
         self.timeout = timeout
@@ -63,16 +72,22 @@ class OpenAIBackend:
     def body(self, request: LLMRequest) -> tuple[str, dict[str, Any]]:
         """(path, JSON body) for one request."""
         s = request.sampling
-        body: dict[str, Any] = {"model": self.model, "temperature": s.temperature,
-                                "top_p": s.top_p, "max_tokens": s.max_tokens}
+        body: dict[str, Any] = {
+            "model": self.model,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_tokens": s.max_tokens,
+        }
         if s.stop:
             body["stop"] = list(s.stop)
         if s.seed is not None:
             body["seed"] = s.seed
         schema = request.json_schema
         if schema is not None and self.schema_mode == "json_schema":
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "output", "schema": schema, "strict": True}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": schema, "strict": True},
+            }
         elif schema is not None and self.schema_mode == "json_object":
             body["response_format"] = {"type": "json_object", "schema": schema}
         elif schema is not None and self.schema_mode == "structured_outputs":
@@ -88,14 +103,19 @@ class OpenAIBackend:
         choice = data["choices"][0]
         text = choice["message"].get("content") if "message" in choice else choice.get("text")
         usage = data.get("usage") or {}
-        return LLMResult(text=text or "", finish_reason=choice.get("finish_reason") or "stop",
-                         prompt_tokens=usage.get("prompt_tokens", 0),
-                         completion_tokens=usage.get("completion_tokens", 0))
+        return LLMResult(
+            text=text or "",
+            finish_reason=choice.get("finish_reason") or "stop",
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+        )
 
-    async def _attempt(self, client: Any, sem: asyncio.Semaphore, path: str,
-                       body: dict[str, Any]) -> tuple[LLMResult | None, str, float]:
+    async def _attempt(
+        self, client: Any, sem: asyncio.Semaphore, path: str, body: dict[str, Any]
+    ) -> tuple[LLMResult | None, str, float]:
         """One HTTP attempt: (result or None if retryable, error text, server's Retry-After)."""
         import httpx
+
         async with sem:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -113,8 +133,13 @@ class OpenAIBackend:
             wait = float(retry_after) if retry_after.replace(".", "", 1).isdigit() else 0.0
             return None, f"HTTP {resp.status_code}: {resp.text[:200]}", wait
         if resp.status_code >= 400:
-            return LLMResult(finish_reason="error",
-                             error=f"HTTP {resp.status_code}: {resp.text[:500]}"), "", 0.0
+            return (
+                LLMResult(
+                    finish_reason="error", error=f"HTTP {resp.status_code}: {resp.text[:500]}"
+                ),
+                "",
+                0.0,
+            )
         return self.parse(resp.json()), "", 0.0
 
     async def _call(self, client: Any, sem: asyncio.Semaphore, request: LLMRequest) -> LLMResult:
@@ -125,32 +150,41 @@ class OpenAIBackend:
             if result is not None:
                 return finish(result, request)
             if attempt < self.max_retries:  # back off outside the semaphore
-                delay = min(self.max_backoff, self.backoff * 2 ** attempt)
+                delay = min(self.max_backoff, self.backoff * 2**attempt)
                 await asyncio.sleep(max(wait, delay * (0.5 + random.random() / 2)))
         raise BackendUnavailable(
             f"openai backend at {self.base_url} failed {self.max_retries + 1} attempts "
-            f"(model {self.model!r}); last error: {error}")
+            f"(model {self.model!r}); last error: {error}"
+        )
 
-    async def agenerate(self, requests: Sequence[LLMRequest],
-                        on_result: OnResult | None = None) -> list[LLMResult]:
+    async def agenerate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         import httpx
 
         from pipeline.executors.ray_llm import request_slots  # under Ray: one cluster-wide limit
-        sem = request_slots(asyncio.Semaphore(self.concurrency), self.base_url,
-                            self.concurrency, self.timeout)
-        limits = httpx.Limits(max_connections=self.concurrency,
-                              max_keepalive_connections=self.concurrency)
-        async with httpx.AsyncClient(headers=self.headers, timeout=self.timeout,
-                                     limits=limits) as client:
+
+        sem = request_slots(
+            asyncio.Semaphore(self.concurrency), self.base_url, self.concurrency, self.timeout
+        )
+        limits = httpx.Limits(
+            max_connections=self.concurrency, max_keepalive_connections=self.concurrency
+        )
+        async with httpx.AsyncClient(
+            headers=self.headers, timeout=self.timeout, limits=limits
+        ) as client:
+
             async def run(i: int, request: LLMRequest) -> LLMResult:
                 result = await self._call(client, sem, request)
                 if on_result:
                     on_result(i, result)
                 return result
+
             return list(await asyncio.gather(*(run(i, r) for i, r in enumerate(requests))))
 
-    def generate(self, requests: Sequence[LLMRequest],
-                 on_result: OnResult | None = None) -> list[LLMResult]:
+    def generate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # the usual case: no loop in this thread

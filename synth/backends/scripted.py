@@ -25,8 +25,9 @@ class ScriptedBackend:
         self.model = model
         self.calls: list[LLMRequest] = []
 
-    def generate(self, requests: Sequence[LLMRequest],
-                 on_result: OnResult | None = None) -> list[LLMResult]:
+    def generate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         results = []
         for i, request in enumerate(requests):
             self.calls.append(request)
@@ -35,8 +36,12 @@ class ScriptedBackend:
                 result = answer
             else:
                 text, reason = (answer, "stop") if isinstance(answer, str) else answer
-                result = LLMResult(text=text, finish_reason=reason, prompt_tokens=10,
-                                   completion_tokens=max(1, len(text) // 2))
+                result = LLMResult(
+                    text=text,
+                    finish_reason=reason,
+                    prompt_tokens=10,
+                    completion_tokens=max(1, len(text) // 2),
+                )
             results.append(finish(result, request))
             if on_result:
                 on_result(i, results[-1])

@@ -23,15 +23,25 @@ class VllmBackend:
 
     kind = "vllm"
 
-    def __init__(self, model: str, tensor_parallel_size: int = 1,
-                 gpu_memory_utilization: float = 0.9, max_model_len: int | None = None,
-                 enable_prefix_caching: bool = True, seed: int = 0,
-                 engine: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: str,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        enable_prefix_caching: bool = True,
+        seed: int = 0,
+        engine: dict[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.engine_args: dict[str, Any] = {
-            "model": model, "tensor_parallel_size": tensor_parallel_size,
+            "model": model,
+            "tensor_parallel_size": tensor_parallel_size,
             "gpu_memory_utilization": gpu_memory_utilization,
-            "enable_prefix_caching": enable_prefix_caching, "seed": seed, **(engine or {})}
+            "enable_prefix_caching": enable_prefix_caching,
+            "seed": seed,
+            **(engine or {}),
+        }
         if max_model_len is not None:
             self.engine_args["max_model_len"] = max_model_len
         self._llm: Any = None
@@ -39,6 +49,7 @@ class VllmBackend:
     def _engine(self) -> Any:
         if self._llm is None:
             import vllm  # heavy: imported only when the engine is first used
+
             self._llm = vllm.LLM(**self.engine_args)
         return self._llm
 
@@ -47,37 +58,54 @@ class VllmBackend:
         """The ``vllm.SamplingParams`` for one request."""
         from vllm import SamplingParams
         from vllm.sampling_params import StructuredOutputsParams
+
         s = request.sampling
-        structured = (StructuredOutputsParams(json=dict(request.json_schema))
-                      if request.json_schema is not None else None)
-        return SamplingParams(temperature=s.temperature, top_p=s.top_p,
-                              max_tokens=s.max_tokens, stop=list(s.stop) or None, seed=s.seed,
-                              structured_outputs=structured)
+        structured = (
+            StructuredOutputsParams(json=dict(request.json_schema))
+            if request.json_schema is not None
+            else None
+        )
+        return SamplingParams(
+            temperature=s.temperature,
+            top_p=s.top_p,
+            max_tokens=s.max_tokens,
+            stop=list(s.stop) or None,
+            seed=s.seed,
+            structured_outputs=structured,
+        )
 
     @staticmethod
     def to_result(output: Any) -> LLMResult:
         """A ``vllm.RequestOutput`` → :class:`LLMResult` (first completion)."""
         completion = output.outputs[0]
-        return LLMResult(text=completion.text, finish_reason=completion.finish_reason or "stop",
-                         prompt_tokens=len(output.prompt_token_ids or ()),
-                         completion_tokens=len(completion.token_ids))
+        return LLMResult(
+            text=completion.text,
+            finish_reason=completion.finish_reason or "stop",
+            prompt_tokens=len(output.prompt_token_ids or ()),
+            completion_tokens=len(completion.token_ids),
+        )
 
-    def generate(self, requests: Sequence[LLMRequest],
-                 on_result: OnResult | None = None) -> list[LLMResult]:
+    def generate(
+        self, requests: Sequence[LLMRequest], on_result: OnResult | None = None
+    ) -> list[LLMResult]:
         llm = self._engine()
         results: list[LLMResult | None] = [None] * len(requests)
         chat = [i for i, r in enumerate(requests) if r.messages is not None]
         raw = [i for i, r in enumerate(requests) if r.messages is None]
         if chat:
-            outs = llm.chat([[dict(m) for m in requests[i].messages or ()] for i in chat],
-                            sampling_params=[self.sampling_params(requests[i]) for i in chat],
-                            use_tqdm=False)
+            outs = llm.chat(
+                [[dict(m) for m in requests[i].messages or ()] for i in chat],
+                sampling_params=[self.sampling_params(requests[i]) for i in chat],
+                use_tqdm=False,
+            )
             for i, out in zip(chat, outs):
                 results[i] = self.to_result(out)
         if raw:
-            outs = llm.generate([requests[i].prompt for i in raw],
-                                sampling_params=[self.sampling_params(requests[i]) for i in raw],
-                                use_tqdm=False)
+            outs = llm.generate(
+                [requests[i].prompt for i in raw],
+                sampling_params=[self.sampling_params(requests[i]) for i in raw],
+                use_tqdm=False,
+            )
             for i, out in zip(raw, outs):
                 results[i] = self.to_result(out)
         final = []
