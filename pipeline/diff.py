@@ -78,9 +78,8 @@ def format_diff(d: dict[str, Any]) -> str:
             )
             or "-"
         )
-        lines.append(
-            f"{s['name']:<14}{oa!s:>9}{ob!s:>10}   {'yes' if s['same_fingerprint'] else 'no':<10} {delta}"
-        )  # noqa: E501
+        same = "yes" if s["same_fingerprint"] else "no"
+        lines.append(f"{s['name']:<14}{oa!s:>9}{ob!s:>10}   {same:<10} {delta}")
     lines += [
         "",
         f"kept ids: {d['ids_common']} common, {d['ids_added']} added in B, "
