@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pipeline.cli_commands import (  # noqa: E402
     cmd_card,
     cmd_diff,
+    cmd_reference,
     cmd_run,
     cmd_stages,
     cmd_train_quality,
@@ -140,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ids", type=int, default=10, help="ids added/removed to list (default 10)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(fn=cmd_diff)
+    p = sub.add_parser(
+        "reference",
+        help="write the configuration reference (docs/configuration.md) from the code",
+        description="Generate the configuration reference from the config schema and the "
+        "stage dataclasses (types, defaults and the #: comments above each field).",
+    )
+    p.add_argument("--out", default="docs/configuration.md", help="file to write")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 if the file differs from the generated text (writes nothing)",
+    )
+    p.set_defaults(fn=cmd_reference)
     return parser
 
 

@@ -166,3 +166,23 @@ def cmd_train_quality(args: argparse.Namespace) -> int:
         )
     print(f"use it: {{type: quality, model_path: {args.out}}}")
     return 0
+
+
+def cmd_reference(args: argparse.Namespace) -> int:
+    from pipeline.reference import render_reference
+
+    text = render_reference()
+    if args.check:
+        current = Path(args.out).read_text("utf-8") if Path(args.out).exists() else ""
+        if current != text:
+            print(
+                f"{args.out} is out of date: run `python run.py reference --out {args.out}`",
+                file=sys.stderr,
+            )
+            return 1
+        print(f"{args.out} is up to date")
+        return 0
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text, "utf-8")
+    print(f"wrote {args.out}")
+    return 0
