@@ -9,6 +9,13 @@ suffixed per copy), in the same interleaved reps. That separates what a run cost
 (interpreter start, imports, the plot helper, card, manifest) from what each record costs:
 ``marginal ratio = (pipeline(Kx) - pipeline(1x)) / (bare(Kx) - bare(1x))``.
 
+Checksum cost: a run hashes (xxh3-128) every intermediate file it writes once, right after
+writing it, for its completion marker; a resumed run hashes each reused file once more to
+verify it. After every pipeline run the benchmark times that same hashing
+(``pipeline.intermediates.files_field``) over every file in the run's ``_work`` (still in
+the page cache, as in the run) and reports the median ms and its share of the run's wall
+time (an upper bound at 2 workers, where the workers hash in parallel).
+
     python benchmarks/pipeline_overhead.py [--input-dir ../shared/data/web] [--reps 5]
 """
 
@@ -26,6 +33,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from pipeline.intermediates import files_field  # noqa: E402
 
 BARE = r"""
 import sys, glob, orjson, pyarrow as pa, pyarrow.parquet as pq
@@ -54,6 +64,15 @@ def timed(cmd: list[str]) -> tuple[float, int]:
     if status != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode()}")
     return elapsed, usage.ru_maxrss // 1024
+
+
+def checksum_cost(work: Path) -> tuple[float, int]:
+    """(seconds, bytes) to hash every file under ``work`` once, as markers record them."""
+    files = [p for p in work.rglob("*") if p.is_file()]
+    start = time.perf_counter()
+    for f in files:
+        files_field(f.parent, [f.name])
+    return time.perf_counter() - start, sum(f.stat().st_size for f in files)
 
 
 def scaled_copy(files: list[str], k: int, out: Path) -> list[str]:
@@ -93,6 +112,8 @@ def main() -> None:
         records = {k: sum(sum(1 for _ in open(f, "rb")) for f in v) for k, v in inputs.items()}
         times: dict[tuple[str, str], list[float]] = {}
         mem: dict[tuple[str, str], list[int]] = {}
+        sums: dict[tuple[str, str], list[float]] = {}
+        hashed: dict[str, int] = {}
         cfg = Path(tmp) / "bench.yaml"
         for rep in range(args.reps):  # interleaved, so load changes hit every variant alike
             for size, files in inputs.items():
@@ -102,12 +123,13 @@ def main() -> None:
                 times.setdefault((size, "bare"), []).append(t)
                 mem.setdefault((size, "bare"), []).append(m)
                 for workers in (1, 2):
+                    pipe_out = Path(tmp) / f"pipe{rep}{size}w{workers}"
                     cfg.write_text(
                         yaml.safe_dump(
                             {
                                 "name": "bench",
                                 "input": {"paths": files},
-                                "output": {"dir": str(Path(tmp) / f"pipe{rep}{size}w{workers}")},
+                                "output": {"dir": str(pipe_out)},
                                 "executor": {"workers": workers},
                                 "stages": [{"type": "noop"}] * args.stages,
                             }
@@ -116,6 +138,8 @@ def main() -> None:
                     t, m = timed([sys.executable, "run.py", "run", str(cfg), "--progress", "never"])
                     times.setdefault((size, f"w{workers}"), []).append(t)
                     mem.setdefault((size, f"w{workers}"), []).append(m)
+                    c, hashed[size] = checksum_cost(pipe_out / "bench" / "_work")
+                    sums.setdefault((size, f"w{workers}"), []).append(c)
     med = {k: statistics.median(v) for k, v in times.items()}
     labels = {
         "bare": "bare loop (parse JSONL + write parquet)",
@@ -140,6 +164,14 @@ def main() -> None:
             print(
                 f"marginal (per-record) ratio, {labels[key]}: {marginal:.2f}x; "
                 f"fixed start-up cost beyond the bare loop's: {fixed:.2f} s"
+            )
+    for size in inputs:
+        for key in ("w1", "w2"):
+            c = statistics.median(sums[size, key])
+            print(
+                f"checksums {size}, {labels[key]}: xxh3-128 of {hashed[size] / 2**20:.1f} MiB "
+                f"of intermediates in {c * 1000:.1f} ms median = "
+                f"{100 * c / med[size, key]:.2f}% of the run"
             )
     print("peak RSS: the main process (workers are separate processes at 2 workers)")
     print("target: pipeline / bare <= 1.5x")

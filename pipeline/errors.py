@@ -27,5 +27,5 @@ def describe(exc: BaseException) -> str:
     name = type(exc).__name__
     if isinstance(exc, StageUnavailable):
         return f"{exc}; finished work is kept: run the same command again to resume"
-    known = {"LockedError", "RunError", "AccountingError"}
+    known = {"LockedError", "RunError", "AccountingError", "IntermediateError"}
     return str(exc) if name in known else f"{name}: {exc}"

@@ -17,6 +17,7 @@ import orjson
 import pyarrow as pa
 
 from pipeline.gc_pause import without_gc
+from pipeline.intermediates import files_field
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, SHARD_SCHEMA, write_ipc, write_json
 from pipeline.io.base import InputOptions, SourceRecord
 from pipeline.io.location import identity, is_url
@@ -141,6 +142,8 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
         "records": records,
         "quarantined": quarantined,
         "shards": shards,
+        # size and xxh3-128 of every file written, verified before the shards are reused
+        "files": files_field(out, [f"{s['id']}.arrow" for s in shards] + ["quarantine.arrow"]),
     }
     write_json(out / "done.json", marker)
     return marker

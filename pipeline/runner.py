@@ -2,6 +2,8 @@
 
 Everything done is recorded by completion markers under ``<output.dir>/<name>/_work``, so a
 run killed at any point and started again skips finished work and ends with the same bytes.
+A marker counts only if the files it lists still have their recorded size and xxh3-128
+(``pipeline.intermediates``): a corrupted, truncated or missing file is recomputed.
 """
 
 from __future__ import annotations
@@ -25,13 +27,14 @@ from pipeline.global_phases import (
     run_scan,
 )
 from pipeline.ingest import IngestTask, make_tasks, run_ingest
+from pipeline.intermediates import clean_stale_tmp, done, output_hash
 from pipeline.io.arrow_files import read_json
 from pipeline.io.location import is_url
 from pipeline.plan import PlannedStage, plan_stages, publish_points
 from pipeline.progress import Progress
 from pipeline.publish import publish
 from pipeline.store import DatasetStore, open_store
-from pipeline.worker import SegmentTask, run_segment
+from pipeline.worker import SegmentTask, StageStep, run_segment, state_hash
 
 if TYPE_CHECKING:
     from pipeline.remote_store import RemoteDatasetStore
@@ -48,7 +51,7 @@ def ingest(
 ) -> list[dict[str, Any]]:
     """Ingest every input file (skipping files already ingested); markers in input order."""
     tasks = make_tasks(expand_inputs(config["input"]["paths"]), config["input"], work)
-    todo = [t for t in tasks if not (Path(t.out_dir) / t.fingerprint / "done.json").exists()]
+    todo = [t for t in tasks if done(Path(t.out_dir) / t.fingerprint / "done.json") is None]
     bar = progress.bar("read", total=len(tasks), unit="file", initial=len(tasks) - len(todo))
     executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
     bar.close()
@@ -66,8 +69,22 @@ def _input_bytes(task: IngestTask) -> float:
     return 0 if is_url(task.path) or not path.is_file() else path.stat().st_size
 
 
-def _done(step_dir: str, shard_id: str) -> bool:
-    return (Path(step_dir) / f"{shard_id}.done.json").exists()
+def _done(step: StageStep, shard_id: str, input_hash: str) -> str | None:
+    """Hash of the step's verified output for the shard if it is done from an input with
+    hash ``input_hash`` (and, for an apply step, from the current state), else None."""
+    marker = done(
+        Path(step.out_dir) / f"{shard_id}.done.json", input=input_hash, state=state_hash(step)
+    )
+    return None if marker is None else output_hash(marker, f"{shard_id}.arrow")
+
+
+def _input_hash(shard: dict[str, Any], input_dir: str | None) -> str:
+    """Hash of a shard's input to a segment: the ingested shard, or the previous stage's
+    output (verified or written earlier in this run)."""
+    if input_dir is None:
+        return shard["hash"]
+    marker = read_json(Path(input_dir) / f"{shard['id']}.done.json")
+    return output_hash(marker, f"{shard['id']}.arrow")
 
 
 def run_segment_over_shards(
@@ -85,9 +102,13 @@ def run_segment_over_shards(
     tasks = []
     bars = {p.key: progress.bar(p.key, unit="rec") for p in segment}
     for shard in shards:
-        first = next(
-            (i for i, p in enumerate(segment) if not _done(p.step.out_dir, shard["id"])), None
-        )
+        first, upstream = None, _input_hash(shard, input_dir)
+        for i, p in enumerate(segment):
+            output = _done(p.step, shard["id"], upstream)
+            if output is None:
+                first = i
+                break
+            upstream = output
         if first is None:
             continue
         if first > 0:
@@ -103,6 +124,7 @@ def run_segment_over_shards(
                 shard["source"],
                 str(input_path),
                 tuple(p.step for p in segment[first:]),
+                upstream,
             )
         )
 
@@ -131,17 +153,16 @@ def run_global_phases(
     executor: Executor,
     progress: Progress,
 ) -> None:
-    """scan (per shard) → reduce (per partition) → finalize, each skipped if already done."""
+    """scan (per shard) → reduce (per partition) → finalize, each skipped if verified done
+    (a reduce reruns when any scan ran, finalize when any reduce ran)."""
     step = planned.step
-    state = Path(step.out_dir) / "state.arrow"
-    if state.exists():
-        return
     scans = []
     for shard in shards:
-        if (Path(step.out_dir) / "scan" / f"{shard['index']:06d}.done.json").exists():
+        upstream = _input_hash(shard, input_dir)
+        if done(Path(step.out_dir) / "scan" / f"{shard['index']:06d}.done.json", input=upstream):
             continue
         src = (Path(input_dir) / f"{shard['id']}.arrow") if input_dir else Path(shard["input"])
-        scans.append(ScanTask(step, shard["index"], str(src)))
+        scans.append(ScanTask(step, shard["index"], str(src), upstream))
     bar = progress.bar(
         f"{planned.key} scan", total=len(shards), unit="shard", initial=len(shards) - len(scans)
     )
@@ -154,12 +175,13 @@ def run_global_phases(
     red = [
         ReduceTask(step, p, len(shards))
         for p in range(parts)
-        if not (Path(step.out_dir) / "reduce" / f"p{p:04d}.done.json").exists()
+        if scans or done(Path(step.out_dir) / "reduce" / f"p{p:04d}.done.json") is None
     ]
     bar = progress.bar(f"{planned.key} reduce", total=parts, unit="part", initial=parts - len(red))
     executor.map(run_reduce, red, on_result=lambda r: bar.update(1))
     bar.close()
-    executor.map(partial(run_finalize, partitions=parts), [step])
+    if red or done(Path(step.out_dir) / "finalize.done.json") is None:
+        executor.map(partial(run_finalize, partitions=parts), [step])
 
 
 def process(
@@ -180,6 +202,7 @@ def process(
                     "source": m["path"],
                     "input": str(Path(m["dir"]) / f"{s['id']}.arrow"),
                     "rows": s["rows"],
+                    "hash": output_hash(m, f"{s['id']}.arrow"),
                 }
             )
     planned = plan_stages(config, store.work, [s["id"] for s in shards])
@@ -270,6 +293,7 @@ def run(
             locks.enter_context(every[root].lock())
         for s in every.values():
             s.clean_partial_versions()
+        clean_stale_tmp(store.work)  # temp files of writes killed in an earlier run
         own_plotter = plotter is None
         plotter = plotter or PlotWorker()
         executor = make_executor(config["executor"])

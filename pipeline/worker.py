@@ -2,7 +2,8 @@
 
 The functions here take small picklable task objects and return small dicts, so any
 executor (process pool, Ray tasks) can run them. Each stage's output for a shard is written
-atomically with a completion marker written last; a marker that exists means "done".
+atomically with a completion marker written last; the marker records the size and xxh3-128 of
+every file written and the hash of the input read (see ``pipeline.intermediates``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import pyarrow as pa
 
 from pipeline.errors import StageUnavailable
 from pipeline.gc_pause import without_gc
-from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, write_ipc, write_json
+from pipeline.intermediates import files_field, output_hash
+from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, read_json, write_ipc, write_json
 from pipeline.record import Doc
 from pipeline.schema import build_stage
 from pipeline.shard_tables import Originals, build_rows, load_output, table_to_docs, write_output
@@ -50,6 +52,7 @@ class SegmentTask:
     source: str
     input_path: str
     steps: tuple[StageStep, ...] = field(default_factory=tuple)
+    input_hash: str = ""  # xxh3-128 of the file at input_path (from its marker)
 
 
 def get_stage(step: StageStep) -> Stage:
@@ -72,6 +75,14 @@ def _call(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) -> l
     if isinstance(stage, GlobalStage):
         return stage.apply(docs, shard_index, _state(stage, step))
     return stage.process(docs)  # type: ignore[attr-defined]
+
+
+def state_hash(step: StageStep) -> str | None:
+    """xxh3-128 of a global stage's state file (from its finalize marker); None otherwise."""
+    if step.state_path is None:
+        return None
+    marker = read_json(Path(step.state_path).with_name("finalize.done.json"))
+    return output_hash(marker, Path(step.state_path).name)
 
 
 def run_stage(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) -> list[Doc]:
@@ -98,7 +109,7 @@ def run_stage(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) 
 def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
     """Run the segment's stages over one shard; returns one result dict per step run."""
     results = []
-    upstream_path = Path(task.input_path)
+    upstream_path, upstream_hash = Path(task.input_path), task.input_hash
     table = load_output(upstream_path)
     docs: list[Doc] | None = None
     orig: Originals | None = None
@@ -115,16 +126,27 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
         compare_with = orig if stage.edits else None
         base = Path(step.out_dir) / task.shard_id
         reasons = [f"{step.params['type']}:{d.reason}" for d in rejected]
-        if rejected:  # side files are written only when non-empty (the marker has counts)
-            write_ipc(
-                base.with_suffix(".rejected.arrow"),
-                build_rows(table, compare_with, rejected, step.key, {"reason": reasons})[0],
-            )
-        if broken:
-            write_ipc(base.with_suffix(".quarantine.arrow"), _quarantine(task, step, table, broken))
+        # side files are written only when non-empty (the marker has counts); one left by
+        # an earlier run of this step is removed, so only this run's files are published
+        side = {
+            ".rejected.arrow": build_rows(
+                table, compare_with, rejected, step.key, {"reason": reasons}
+            )[0]
+            if rejected
+            else None,
+            ".quarantine.arrow": _quarantine(task, step, table, broken) if broken else None,
+        }
+        for suffix, side_table in side.items():
+            if side_table is not None:
+                write_ipc(base.with_suffix(suffix), side_table)
+            else:
+                base.with_suffix(suffix).unlink(missing_ok=True)
         kept_table, delta = build_rows(table, compare_with, kept, step.key)
         write_output(base.with_suffix(".arrow"), kept_table, delta, upstream_path)
         upstream_path = base.with_suffix(".arrow")
+        names = [base.with_suffix(s).name for s, t in side.items() if t is not None]
+        names.append(upstream_path.name)
+        files = files_field(base.parent, names)
         result = {
             "shard": task.shard_id,
             "key": step.key,
@@ -134,7 +156,11 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
             "quarantined": len(broken),
             "seconds": time.perf_counter() - started,
             "stat_sums": sums,
+            "files": files,
+            "input": upstream_hash,
+            "state": state_hash(step),
         }
+        upstream_hash = output_hash(result, upstream_path.name)
         if step.summarize:
             result["summary"] = shard_summary(kept_table, [d.text for d in kept])
         write_json(base.with_suffix(".done.json"), result)
