@@ -34,8 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.dedup_pairs import Pair, jaccard, load_docs, make_pairs
 from filters.dedup.lsh import band_hashes
 from filters.dedup.minhash import DedupMinhash
-from filters.dedup.phases import run_phases
 from filters.dedup.signature import jaccard_estimate, pack_bits
+from pipeline.inline import run_global
 from pipeline.record import Doc
 
 BINS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01)
@@ -49,7 +49,7 @@ def merged_pairs(stage: DedupMinhash, pairs: list[Pair], shards: int = 4) -> np.
         [Doc(id=str(i), text=t) for i, t in enumerate(texts[s * per : (s + 1) * per])]
         for s in range(shards)
     ]
-    state = run_phases(stage, docs)
+    state = run_global(stage, docs)
     root = dict(zip(state["key"].to_pylist(), state["keeper"].to_pylist()))
     keys = [(s << 32) + r for s in range(shards) for r in range(len(docs[s]))]
     roots = np.array([root.get(k, k) for k in keys])
@@ -160,7 +160,7 @@ def main() -> None:
     args = ap.parse_args()
     docs = load_docs(args.data / "web")
     screen = [[Doc(id=str(i), text=t) for i, t in enumerate(docs)]]
-    run_phases(DedupMinhash(threshold=0.3), screen)
+    run_global(DedupMinhash(threshold=0.3), screen)
     docs = [d.text for d in screen[0] if d.stats["dup_cluster_size"] == 1]
     pairs = make_pairs(docs, n_edit=2400, n_unrelated=300, n_shared=300)
     j = np.array([p.j for p in pairs])

@@ -34,7 +34,7 @@ from html_extract_pages import Page, build  # noqa: E402
 from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
-from filters.html_extract import decode_html, extract_fast, extract_main_text  # noqa: E402
+from pipeline.io.html import decode_html, extract_fast, extract_main_text  # noqa: E402
 
 RUNS = 5
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from data_cards.plot_worker import PlotWorker
 from pipeline.config import config_hash
 from pipeline.executors import Executor
-from pipeline.export import span_format
+from pipeline.export import layout_stage, span_format
 from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
 from pipeline.llm_report import add_entries, ordered, synthesis_report
 from pipeline.manifest import environment
@@ -67,7 +67,7 @@ def write_outputs(
     quarantine when given); return (file entries, dropped examples per reason). Each shard is
     one task on ``executor`` (inline without one); results are merged in shard order. With
     ``engines``, collect the LLM provenance of every published row into it."""
-    fmt = span_format(span)
+    layout = layout_stage(span)
     step_dirs = tuple(p.step.out_dir for p in span)
     tasks = [
         ShardOutputTask(
@@ -76,7 +76,7 @@ def write_outputs(
             s["id"],
             step_dirs,
             level,
-            fmt,
+            layout,
             examples_per_reason,
             engines is not None,
         )
@@ -100,7 +100,7 @@ def write_outputs(
         last = shards[-1]
         rel = f"data/part-{last['index']:05d}.parquet"
         empty = load_output(Path(step_dirs[-1]) / f"{last['id']}.arrow")
-        write_parquet(tmp / rel, published_table(empty, fmt=fmt), level)
+        write_parquet(tmp / rel, published_table(empty, layout=layout), level)
         at = next(
             (k for k, f in enumerate(files) if f["path"].endswith(rel[len("data/") :])), len(files)
         )  # where the loop over shards would have put it

@@ -17,10 +17,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from pipeline.export import export_columns
 from pipeline.gc_pause import without_gc
 from pipeline.io.arrow_files import read_ipc, write_parquet
 from pipeline.llm_report import add_provenance, ordered
+from pipeline.registry import STAGES
 from pipeline.shard_tables import load_output
 
 #: Characters of a dropped record's text shown as an example in the card.
@@ -46,11 +46,12 @@ def merge_stats(table: pa.Table) -> pa.Array:
     return pc.binary_join_element_wise("{", body, "}", "").combine_chunks()
 
 
-def published_table(table: pa.Table, extra: tuple[str, ...] = (), fmt: str = "") -> pa.Table:
-    """Published columns: the layout ``fmt``'s own columns (see ``pipeline.export``), then
-    ``id, text, meta, stats`` and ``extra`` (e.g. ``reason``)."""
+def published_table(table: pa.Table, extra: tuple[str, ...] = (), layout: str = "") -> pa.Table:
+    """Published columns: the columns of the layout of stage ``layout`` (a registry name, ""
+    for the corpus layout; see ``pipeline.export``), then ``id, text, meta, stats`` and
+    ``extra`` (e.g. ``reason``)."""
     cols = {
-        **export_columns(fmt, table),
+        **(STAGES[layout].export_columns(table) if layout else {}),
         "id": table["id"],
         "text": table["text"],
         "meta": table["meta"],
@@ -82,7 +83,7 @@ class ShardOutputTask:
     shard_id: str
     step_dirs: tuple[str, ...]
     level: int
-    fmt: str
+    layout: str
     examples_per_reason: int
     collect_provenance: bool
 
@@ -102,7 +103,7 @@ def write_shard_outputs(task: ShardOutputTask) -> dict[str, Any]:
             files.append(file_entry(tmp / rel, tmp, table.num_rows))
 
     kept = load_output(Path(task.step_dirs[-1]) / f"{sid}.arrow")
-    emit(published_table(kept, fmt=task.fmt), f"data/part-{i:05d}.parquet")
+    emit(published_table(kept, layout=task.layout), f"data/part-{i:05d}.parquet")
     rejected = [
         published_table(read_ipc(f), ("reason",))
         for f in (Path(d) / f"{sid}.rejected.arrow" for d in task.step_dirs)

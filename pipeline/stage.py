@@ -44,7 +44,7 @@ class Stage:
     #: synthesis: one document → k instruction pairs). Accounting restarts at such a stage:
     #: its input records are consumed, the records it creates are the next dataset's input.
     generates: ClassVar[bool] = False
-    #: Row layout of a dataset published after this stage (see ``pipeline.export``): "" for
+    #: Row layout of a dataset published after this stage (built by ``export_columns``): "" for
     #: the corpus layout, "sft", "instructions" or "preference". A stage with "" after a
     #: synthesis stage inherits the layout of the last stage that set one.
     publish_format: ClassVar[str] = ""
@@ -55,6 +55,12 @@ class Stage:
 
     def setup(self) -> None:
         """Load heavy resources (models, dictionaries). Called once per worker, lazily."""
+
+    @classmethod
+    def export_columns(cls, table: pa.Table) -> dict[str, pa.Array]:
+        """The columns of this stage's ``publish_format`` for a table with ``id, text, meta``
+        columns, put before them in published files (none for the corpus layout)."""
+        return {}
 
     def non_default_params(self) -> dict[str, Any]:
         """Parameters that differ from the class defaults, excluding operational ones."""

@@ -22,6 +22,7 @@ from pipeline.record import Doc
 from pipeline.stage import MapStage
 from synth.backends.base import Backend, LLMRequest, LLMResult, Sampling, create_backend
 from synth.cache import CachedBackend, LLMCache, default_cache_dir
+from synth.layouts import PublishedLayout
 from synth.templates import Template
 
 #: Default engine: the embedded llama.cpp with the packaged Qwen2.5-Coder-0.5B-Instruct.
@@ -112,7 +113,7 @@ def _valid(parsed: Any, schema: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class LLMStage(MapStage):
+class LLMStage(PublishedLayout, MapStage):
     """A map stage that calls an LLM. ``backend`` is the engine config (see ``create_backend``).
 
     ``cache_dir``: LLM call cache ("" = ``$ZHCURATE_LLM_CACHE`` or ``~/.cache/zhcurate/llm``,

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pipeline.record import Doc
 from pipeline.stage import MapStage
+from synth.layouts import PublishedLayout
 from synth.records import instruction_of, user_message
 
 _AB = {"A": 0, "B": 1}
@@ -70,7 +71,7 @@ def select_pairwise(n: int, verdicts: Sequence[dict[str, Any]]) -> tuple[int, in
 
 
 @dataclass(frozen=True)
-class PreferencePairs(MapStage):
+class PreferencePairs(PublishedLayout, MapStage):
     """One (chosen, rejected) pair per judged instruction. ``margin`` 1.0 on the 1–10 mean
     rubric score (UltraFeedback-style binarization keeps pairs whose ratings differ; one point
     is own choice for a 0.5B judge's noise)."""

@@ -5,28 +5,12 @@ from __future__ import annotations
 import re
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pytest
 
 from filters.boilerplate import Boilerplate, line_patterns, load_patterns
 from filters.line_patterns import LinePatterns, required_literals, split_alternatives
+from pipeline.inline import run_global
 from pipeline.record import Doc
-
-
-def run_global(stage: Boilerplate, shards: list[list[Doc]]) -> pa.Table:
-    """The executor's phases for a global stage, as COMMON.md describes them."""
-    scans = [stage.scan(docs, s) for s, docs in enumerate(shards)]
-    for t in scans:
-        assert t.schema.field("_part").type == pa.int32()
-    parts = []
-    for p in range(stage.partitions):
-        rows = pa.concat_tables([t.filter(pc.equal(t["_part"], p)) for t in scans])
-        parts.append(stage.reduce(rows))
-    state = stage.finalize(parts)
-    prepared = stage.prepare_state(state)
-    for s, docs in enumerate(shards):
-        stage.apply(docs, s, prepared)
-    return state
 
 
 def clean(text: str, **params: object) -> Doc:
@@ -252,3 +236,9 @@ def test_empty_partition_reduce() -> None:
 def test_stats_keys_always_same() -> None:
     keys = {"lines_removed_pattern", "lines_removed_frequent", "chars_removed", "remaining_ratio"}
     assert set(clean(WECHAT).stats) == set(clean("普通的一句话。").stats) == keys
+
+
+def test_scan_partitions_are_int32() -> None:
+    stage = Boilerplate(min_doc_count=2)
+    scan = stage.scan([Doc("a", BODY_1 + "\n" + BODY_2), Doc("b", BODY_1)], 0)
+    assert scan.schema.field("_part").type == pa.int32()

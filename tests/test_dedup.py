@@ -12,8 +12,8 @@ from filters.dedup.clusters import connected_components
 from filters.dedup.exact import DedupExact
 from filters.dedup.lsh import band_hashes, collision_probability, optimal_bands
 from filters.dedup.minhash import DedupMinhash
-from filters.dedup.phases import run_phases
 from filters.dedup.signature import jaccard_estimate, pack_bits
+from pipeline.inline import run_global
 from pipeline.record import Doc
 
 NEWS = (
@@ -45,7 +45,7 @@ def shards_of(texts: list[str], sizes: list[int]) -> list[list[Doc]]:
 
 def run(stage, texts: list[str], sizes: list[int] | None = None) -> list[Doc]:
     shards = shards_of(texts, sizes or [len(texts)])
-    run_phases(stage, shards)
+    run_global(stage, shards)
     return [d for s in shards for d in s]
 
 
@@ -163,9 +163,10 @@ def test_finalize_ignores_partition_order() -> None:
     stage = DedupMinhash()
     texts = [NEWS, edit(NEWS, 1, 2), WIKI, edit(WIKI, 2, 3), REVIEW, REVIEW]
     scans = [stage.scan([Doc(id=str(i), text=t) for i, t in enumerate(texts)], 0)]
-    from filters.dedup.phases import partition_rows
+    import pyarrow.compute as pc
 
-    parts = [stage.reduce(rows) for rows in partition_rows(scans, stage.partitions)]
+    rows = [scans[0].filter(pc.equal(scans[0]["_part"], p)) for p in range(stage.partitions)]
+    parts = [stage.reduce(r) for r in rows]
     assert stage.finalize(parts).equals(stage.finalize(parts[::-1]))
     assert stage.finalize(parts).num_rows == 6
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from filters.html_extract import codec_for_label, decode_html, extract_main_text, meta_charset
 from pipeline.io.base import READERS, InputOptions, SourceRecord
+from pipeline.io.html import codec_for_label, decode_html, extract_main_text, meta_charset
 from pipeline.io.web import read_warc
 
 FIX = Path(__file__).parent / "fixtures" / "web"

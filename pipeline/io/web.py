@@ -4,7 +4,7 @@ Formats ``warc`` and ``wet`` share one reader; plain or compressed files (``.war
 ``.wet.gz``: gzip per record, also zstd/lz4) are detected by fastwarc from the bytes.
 
 What becomes a record: ``response`` and ``resource`` records (a fetched page: HTML goes through
-:func:`filters.html_extract.extract_main_text`, ``text/plain`` is kept as decoded) and
+:func:`pipeline.io.html.extract_main_text`, ``text/plain`` is kept as decoded) and
 ``conversion`` records (WET: text already extracted, UTF-8). ``warcinfo``, ``request``,
 ``metadata``, ``revisit`` and ``continuation`` records are *not input records*: they describe
 a crawl or a fetch, not a document, and are skipped without being counted.
@@ -32,8 +32,8 @@ from typing import Any, BinaryIO
 
 from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
-from filters.html_extract import decode_html, extract_main_text
 from pipeline.io.base import InputOptions, SourceRecord, register_reader
+from pipeline.io.html import decode_html, extract_main_text
 
 DOC_TYPES = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})

@@ -1,0 +1,1 @@
+"""LLM engines behind one interface (base.Backend): llama.cpp, OpenAI-compatible servers, vLLM."""
