@@ -20,15 +20,30 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import orjson
+import pyarrow as pa
 import xxhash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from filters.dedup.exact import DedupExact
 from filters.dedup.minhash import DedupMinhash
-from filters.dedup.phases import partition_rows
 from pipeline.record import Doc
+
+
+def partition_rows(scans: list[pa.Table], partitions: int) -> list[pa.Table]:
+    """Rows of every scan table grouped by ``_part``, in shard order then row order (what
+    the executors' per-partition reduce tasks read, without the files)."""
+    by_part: list[list[pa.Table]] = [[] for _ in range(partitions)]
+    for t in scans:
+        part = t["_part"].to_numpy()
+        order = np.argsort(part, kind="stable")
+        cuts = np.searchsorted(part[order], np.arange(partitions + 1))
+        for p in range(partitions):
+            by_part[p].append(t.take(order[cuts[p] : cuts[p + 1]]))
+    return [pa.concat_tables(ts) for ts in by_part]
+
 
 STAGES = {"dedup_exact": DedupExact, "dedup_minhash": DedupMinhash}
 
