@@ -24,7 +24,7 @@ from pipeline.global_phases import (
     run_reduce,
     run_scan,
 )
-from pipeline.ingest import IngestTask, make_tasks, run_ingest
+from pipeline.ingest import IngestTask, make_tasks, read_problems, run_ingest
 from pipeline.io.arrow_files import read_json
 from pipeline.io.location import is_url
 from pipeline.plan import PlannedStage, plan_stages, publish_points
@@ -50,13 +50,19 @@ def ingest(
     tasks = make_tasks(expand_inputs(config["input"]["paths"]), config["input"], work)
     todo = [t for t in tasks if not (Path(t.out_dir) / t.fingerprint / "done.json").exists()]
     bar = progress.bar("read", total=len(tasks), unit="file", initial=len(tasks) - len(todo))
-    executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
+    results = executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
     bar.close()
+    fresh = {t.fingerprint: r for t, r in zip(todo, results)}  # failed reads have no done.json
     markers = []
     for t in tasks:
-        marker = read_json(Path(t.out_dir) / t.fingerprint / "done.json")
+        marker = fresh.get(t.fingerprint) or read_json(
+            Path(t.out_dir) / t.fingerprint / "done.json"
+        )
         marker["dir"] = str(Path(t.out_dir) / t.fingerprint)
         markers.append(marker)
+    problem = read_problems(markers, config["executor"]["max_error_fraction"])
+    if problem:
+        raise RunError(problem)
     return markers
 
 
