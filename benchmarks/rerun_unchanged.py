@@ -48,6 +48,8 @@ def main() -> None:
     args = ap.parse_args()
     repo = Path(args.repo)
     files = sorted(str(p) for p in Path(args.input_dir).glob("*.jsonl"))
+    if not files:
+        raise SystemExit(f"no *.jsonl in {args.input_dir}")
     size = sum(Path(f).stat().st_size for f in files)
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.yaml"
@@ -84,7 +86,7 @@ def main() -> None:
         f"(min {min(times):.3f}, max {max(times):.3f})"
     )
     print(
-        f"sha256 of every input (content_identity, this checkout): median "
+        f"content hash of every input (content_identity, this checkout): median "
         f"{statistics.median(hashing) * 1000:.1f} ms = "
         f"{size / 1e6 / statistics.median(hashing):.0f} MB/s"
     )

@@ -2,8 +2,8 @@
 
 Every raw item of the file is either a shard row or a quarantine row, so accounting starts
 here. Shards are named ``<file fingerprint>-<k>``; the fingerprint changes when the file's
-path, bytes (sha256, :func:`pipeline.io.files.content_identity`; size + ETag for URLs) or the
-reader options change, so a refresh re-reads only changed files.
+path, bytes (a content hash, :func:`pipeline.io.files.content_identity`; size + ETag for
+URLs) or the reader options change, so a refresh re-reads only changed files.
 
 A file that cannot be read (``OSError``: permissions, a folder where a file should be, I/O
 errors; or any reader crash) gets no completion marker, so the next run tries it again;
@@ -30,7 +30,7 @@ from pipeline.io.location import is_url
 from pipeline.io.readers import detect_format, get_reader
 from pipeline.summary import length_hist
 
-INGEST_VERSION = "2"  # 2: identity is the content sha256 (was size + mtime); encoding option
+INGEST_VERSION = "2"  # 2: identity is a content hash (was size + mtime); encoding option
 RAW_PREVIEW = 1000  # characters of a bad record kept in quarantine
 
 

