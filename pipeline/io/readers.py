@@ -93,25 +93,37 @@ def read_jsonl(
 
     A damaged compressed stream yields every complete line before the damage, then one
     error record for the line it cuts (its decoded bytes as text). I/O errors propagate."""
-    loads, enc = orjson.loads, opts.encoding
-    line_no, pos, tail = 0, 0, b""  # pos: decoded offset where ``tail`` starts
+    loads, enc, max_bytes = orjson.loads, opts.encoding, opts.max_bytes
+    fast = enc == "utf-8"  # the common case, inlined below; everything else in _parse_line
+    line_no, decoded, tail = 0, 0, b""
     with open_binary(str(path)) as raw:
         try:
             for chunk in decoded_chunks(raw, compression_of(str(path)), sink):
+                decoded += len(chunk)
                 parts = chunk.split(b"\n")
                 parts[0] = tail + parts[0]
                 tail = parts.pop()
-                for line in parts:
-                    line_no += 1
-                    pos += len(line) + 1
-                    rec = _parse_line(line, line_no, opts, loads, enc)
+                first, line_no = line_no + 1, line_no + len(parts)
+                for at, line in enumerate(parts, first):
+                    if fast and at > 1 and len(line) <= max_bytes:
+                        if not line or line.isspace():  # blank line (no copy, unlike strip())
+                            continue
+                        try:
+                            obj = loads(line)
+                        except orjson.JSONDecodeError:
+                            pass  # the error record comes from _parse_line
+                        else:
+                            yield record_from_object(obj, at, opts, len(line))
+                            continue
+                    rec = _parse_line(line, at, opts, loads, enc)
                     if rec is not None:
                         yield rec
         except StreamDamage as exc:
             yield SourceRecord(
                 line_no + 1,
                 text=tail[:RAW_PREVIEW].decode(enc, "replace") if tail else None,
-                error=f"{exc}; line {line_no + 1} (from byte {pos}) of the decompressed "
+                error=f"{exc}; line {line_no + 1} (from byte {decoded - len(tail)}) of the "
+                "decompressed "
                 f"data is cut off after {len(tail)} bytes: it and everything after are lost",
                 raw_bytes=len(tail),
             )
