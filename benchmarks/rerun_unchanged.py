@@ -44,33 +44,41 @@ def main() -> None:
     )
     ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "data" / "web"))
     ap.add_argument("--reps", type=int, default=5)
-    ap.add_argument("--repo", default=str(REPO), help="checkout whose run.py is timed")
+    ap.add_argument(
+        "--repo",
+        action="append",
+        help="checkout whose run.py is timed (repeat to compare; reps are interleaved); "
+        "default: this one",
+    )
     args = ap.parse_args()
-    repo = Path(args.repo)
+    repos = [Path(r) for r in (args.repo or [str(REPO)])]
     files = sorted(str(p) for p in Path(args.input_dir).glob("*.jsonl"))
     if not files:
         raise SystemExit(f"no *.jsonl in {args.input_dir}")
     size = sum(Path(f).stat().st_size for f in files)
+    times: dict[Path, list[float]] = {r: [] for r in repos}
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "bench.yaml"
-        cfg.write_text(
-            yaml.safe_dump(
-                {
-                    "name": "bench",
-                    "input": {"paths": files},
-                    "output": {"dir": str(Path(tmp) / "out")},
-                    "executor": {"workers": 1, "max_error_fraction": 1.0},
-                    "stages": [{"type": "noop"}],
-                }
+        cfgs = {}
+        for i, repo in enumerate(repos):
+            cfgs[repo] = Path(tmp) / f"bench{i}.yaml"
+            cfgs[repo].write_text(
+                yaml.safe_dump(
+                    {
+                        "name": "bench",
+                        "input": {"paths": files},
+                        "output": {"dir": str(Path(tmp) / f"out{i}")},
+                        "executor": {"workers": 1, "max_error_fraction": 1.0},
+                        "stages": [{"type": "noop"}],
+                    }
+                )
             )
-        )
-        first, _ = timed_run(repo, cfg)
-        times = []
-        for _ in range(args.reps):
-            t, out = timed_run(repo, cfg)
-            if "nothing new" not in out:
-                raise SystemExit(f"rerun was not 'nothing new': {out.strip()}")
-            times.append(t)
+            timed_run(repo, cfgs[repo])  # the first run publishes
+        for _ in range(args.reps):  # interleaved, so load changes hit every checkout alike
+            for repo in repos:
+                t, out = timed_run(repo, cfgs[repo])
+                if "nothing new" not in out:
+                    raise SystemExit(f"rerun was not 'nothing new': {out.strip()}")
+                times[repo].append(t)
     sys.path.insert(0, str(REPO))
     from pipeline.io.files import content_identity
 
@@ -80,15 +88,16 @@ def main() -> None:
         for f in files:
             content_identity(f)
         hashing.append(time.perf_counter() - start)
-    print(f"{repo}: {len(files)} files, {size / 1e6:.1f} MB; first run {first:.2f} s")
-    print(
-        f"'nothing new' rerun: median {statistics.median(times):.3f} s of {args.reps} "
-        f"(min {min(times):.3f}, max {max(times):.3f})"
-    )
+    print(f"{len(files)} files, {size / 1e6:.1f} MB; {args.reps} reps interleaved")
+    for repo, ts in times.items():
+        print(
+            f"{repo}: 'nothing new' rerun median {statistics.median(ts):.3f} s "
+            f"(min {min(ts):.3f}, max {max(ts):.3f})"
+        )
+    med = statistics.median(hashing)
     print(
         f"content hash of every input (content_identity, this checkout): median "
-        f"{statistics.median(hashing) * 1000:.1f} ms = "
-        f"{size / 1e6 / statistics.median(hashing):.0f} MB/s"
+        f"{med * 1000:.1f} ms = {size / 1e6 / med:.0f} MB/s"
     )
 
 
