@@ -25,7 +25,7 @@ import pyarrow as pa
 from pipeline.gc_pause import without_gc
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, SHARD_SCHEMA, write_ipc, write_json
 from pipeline.io.base import InputOptions, SourceRecord
-from pipeline.io.files import content_identity
+from pipeline.io.files import check_regular, content_identity
 from pipeline.io.location import is_url
 from pipeline.io.readers import detect_format, get_reader
 from pipeline.summary import length_hist
@@ -121,6 +121,8 @@ def run_ingest(task: IngestTask) -> dict[str, Any]:
     dumps, max_bytes, shard_size = orjson.dumps, task.options.max_bytes, task.shard_size
     not_documents, first_error = 0, None
     try:
+        if not is_url(task.path):
+            check_regular(task.path)
         for rec in reader(task.path if is_url(task.path) else Path(task.path), task.options, sink):
             records += 1
             error = _validate(rec, max_bytes)

@@ -260,6 +260,16 @@ def test_path_that_is_a_folder_fails_with_its_name_and_is_retried(tmp_path: Path
     assert run_here(cfg)["datasets"][0]["counts"]["kept"] == 4
 
 
+def test_fifo_at_an_input_path_fails_instead_of_blocking(tmp_path: Path) -> None:
+    from pipeline.runner import RunError
+
+    fifo = tmp_path / "a.jsonl"
+    os.mkfifo(fifo)
+    cfg = write_config(tmp_path / "c.yaml", [str(fifo)], tmp_path / "out")
+    with pytest.raises(RunError, match="not a regular file or folder"):
+        run_here(cfg)
+
+
 # --- 5. change detection on the bytes ---------------------------------------------------------
 
 

@@ -13,8 +13,10 @@ sha256); the manifest's sha256 is computed from the bytes the reader reads.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,14 @@ def walk_files(root: str | Path, suffix: str | None = None) -> FolderListing:
     return listing
 
 
+def check_regular(path: str) -> None:
+    """OSError unless ``path`` is a regular file or a folder (a FIFO or device would block or
+    never end)."""
+    st = os.stat(path)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        raise OSError(errno.EINVAL, "not a regular file or folder", path)
+
+
 def hash_file(path: str | Path, h: Any = None) -> Any:
     """Hash the bytes of one file into ``h`` (a new xxh3-128 if None); returns ``h``."""
     h = h if h is not None else xxhash.xxh3_128()
@@ -100,6 +110,7 @@ def content_identity(path: str) -> list[Any]:
     if is_url(path):
         return identity(path)
     try:
+        check_regular(path)
         if not os.path.isdir(path):
             return [os.path.abspath(path), os.path.getsize(path), hash_file(path).hexdigest()]
         h, total = xxhash.xxh3_128(), 0
