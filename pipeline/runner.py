@@ -26,7 +26,7 @@ from pipeline.global_phases import (
     run_reduce,
     run_scan,
 )
-from pipeline.ingest import IngestTask, make_tasks, run_ingest
+from pipeline.ingest import IngestTask, make_tasks, read_problems, run_ingest
 from pipeline.intermediates import clean_stale_tmp, done, output_hash
 from pipeline.io.arrow_files import read_json
 from pipeline.io.location import is_url
@@ -53,13 +53,19 @@ def ingest(
     tasks = make_tasks(expand_inputs(config["input"]["paths"]), config["input"], work)
     todo = [t for t in tasks if done(Path(t.out_dir) / t.fingerprint / "done.json") is None]
     bar = progress.bar("read", total=len(tasks), unit="file", initial=len(tasks) - len(todo))
-    executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
+    results = executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
     bar.close()
+    fresh = {t.fingerprint: r for t, r in zip(todo, results)}  # failed reads have no done.json
     markers = []
     for t in tasks:
-        marker = read_json(Path(t.out_dir) / t.fingerprint / "done.json")
+        marker = fresh.get(t.fingerprint) or read_json(
+            Path(t.out_dir) / t.fingerprint / "done.json"
+        )
         marker["dir"] = str(Path(t.out_dir) / t.fingerprint)
         markers.append(marker)
+    problem = read_problems(markers, config["executor"]["max_error_fraction"])
+    if problem:
+        raise RunError(problem)
     return markers
 
 

@@ -22,6 +22,12 @@ SECTIONS: dict[str, dict[str, tuple[Any, Any, str]]] = {
         ),
         "text_field": (str, "text", "field holding the document text"),
         "id_field": (str | None, "id", "field holding a stable id; null derives path:line"),
+        "encoding": (
+            Literal["utf-8", "gb18030", "gbk", "big5", "big5hkscs"],
+            "utf-8",
+            "text encoding of jsonl and txt inputs (a UTF-8 BOM is skipped); parquet and "
+            "hf are UTF-8 by format, WARC/WET pages are detected per record",
+        ),
         "max_record_bytes": (int, 8_000_000, "records larger than this are quarantined"),
         "shard_size": (int, 10_000, "records per shard (the unit of parallel work and resume)"),
     },

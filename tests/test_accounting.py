@@ -55,7 +55,11 @@ EXPECTED = {
 def test_bad_input_is_quarantined_and_counts_add_up(tmp_path: Path) -> None:
     src = mixed_file(tmp_path / "mixed.jsonl")
     cfg = write_config(
-        tmp_path / "c.yaml", [str(src)], tmp_path / "out", input={"max_record_bytes": 1000}
+        tmp_path / "c.yaml",
+        [str(src)],
+        tmp_path / "out",
+        input={"max_record_bytes": 1000},
+        executor={"workers": 1, "max_error_fraction": 0.8},  # 8 of 11 are read errors
     )
     proc = run_cli("run", str(cfg))
     assert proc.returncode == 0, proc.stderr

@@ -20,6 +20,8 @@ class InputOptions:
     text_field: str = "text"
     id_field: str | None = "id"
     max_bytes: int = 8_000_000
+    #: text encoding of jsonl/txt inputs (``input.encoding``; see pipeline.io.decode.ENCODINGS)
+    encoding: str = "utf-8"
 
 
 @dataclass(slots=True)
@@ -29,6 +31,8 @@ class SourceRecord:
     ``line``: 1-based line (or record) number in the file. ``text`` is whatever the source
     held (validated later: non-str or empty text is quarantined). ``raw_bytes`` is the size
     of the raw item, for the size limit. ``error`` marks an item that could not be parsed.
+    ``not_document``: an item with ``error`` that was read fine but is no document (a WARC
+    404 or image): quarantined, but not a read error for ``executor.max_error_fraction``.
     """
 
     line: int
@@ -37,6 +41,7 @@ class SourceRecord:
     meta: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     raw_bytes: int = 0
+    not_document: bool = False
 
 
 #: (path, options, byte_sink) -> records. ``byte_sink`` receives every raw byte chunk read, so

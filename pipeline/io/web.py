@@ -18,8 +18,11 @@ encoding_source (bom | http | meta | detected | fallback | wet) and languages (W
 WARC-Identified-Content-Language, else null).
 
 Never raises on content: a non-HTML/-text payload, a non-200 response, a truncated record,
-undecodable bytes or a page without main text yields a record with ``error`` set; a file whose
-WARC framing breaks off yields one error record at the next record number and stops there.
+undecodable bytes or a page without main text yields a record with ``error`` set (HTTP
+status, content type and no-main-text ones with ``not_document``: no read error); a file whose
+WARC framing breaks off yields one error record at the next record number and stops there, and
+so does an uncompressed file that ends inside a record's header (a torn last record).
+``OSError`` from the file itself (not from its data) propagates.
 Every byte of the file passes through ``byte_sink`` (the rest is drained after an error).
 """
 
@@ -43,6 +46,8 @@ TEXT_TYPES = frozenset({"text/plain"})
 MAX_BAD_CHARS = 0.05
 _BAD_RE = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd]")
 _CHUNK = 1 << 16
+#: first bytes of gzip, zstd and lz4 frames (fastwarc decompresses these itself)
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"\x28\xb5", b"\x04\x22")
 _CHARSET_RE = re.compile(r"charset\s*=\s*[\"']?([^\"';\s]+)", re.I)
 
 
@@ -51,9 +56,14 @@ class _Tap:
 
     def __init__(self, f: BinaryIO, sink: Callable[[bytes], None]) -> None:
         self.f, self.sink, self.pos = f, sink, 0
+        self.io_error: OSError | None = None  # set when the file itself failed, not its data
 
     def read(self, n: int = -1) -> bytes:
-        data = self.f.read(n)
+        try:
+            data = self.f.read(n)
+        except OSError as exc:
+            self.io_error = exc
+            raise
         if data:
             self.sink(data)
             self.pos += len(data)
@@ -131,11 +141,13 @@ def _text(out: SourceRecord, body: bytes, mime: str, charset: str | None) -> Sou
     meta = out.meta
     if meta["http_status"] not in (None, 200):
         out.error = f"HTTP status {meta['http_status']}, not a document"
+        out.not_document = True
         return out
     wet = meta["record_type"] == "conversion"
     html = not wet and (mime in HTML_TYPES or (not mime and _sniff_html(body)))
     if not (wet or html or mime in TEXT_TYPES):
         out.error = f"not HTML or text: content type {mime or 'unknown'}"
+        out.not_document = True
         return out
     if wet:
         text = body.decode("utf-8", errors="replace")
@@ -158,6 +170,7 @@ def _text(out: SourceRecord, body: bytes, mime: str, charset: str | None) -> Sou
         return out
     if not out.text:
         out.text, out.error = None, "no main text found in HTML" if html else "empty text payload"
+        out.not_document = True
     return out
 
 
@@ -168,16 +181,67 @@ def read_warc(
     """Documents of a WARC or WET file (plain or compressed); see the module docstring."""
     with open(path, "rb") as f:
         tap = _Tap(f, byte_sink)
-        line = 0
+        line, last = 0, None  # last: (stream offset, declared content length) of the last record
+        pending: SourceRecord | None = None  # held back one record: it may be the torn one
         try:
             for rec in ArchiveIterator(
                 tap, record_types=WarcRecordType.any_type, parse_http=False, quirks_mode=True
             ):
                 line += 1
-                if rec.record_type & DOC_TYPES:
-                    yield _document(rec, line, opts)
+                last = (rec.stream_pos, rec.content_length)
+                doc = _document(rec, line, opts) if rec.record_type & DOC_TYPES else None
+                if pending is not None:
+                    yield pending
+                pending = doc
         except OSError as exc:
+            if tap.io_error is not None:
+                raise tap.io_error from None
+            if pending is not None:
+                yield pending
             yield SourceRecord(
                 line=line + 1, error=f"unreadable WARC data after record {line}: {exc}"
             )
+            tap.drain()
+            return
         tap.drain()
+    torn = _torn_tail(path, last, tap.pos)
+    if torn is not None and torn[1]:  # the last record fastwarc gave is the torn one
+        pending = SourceRecord(line=line, error=torn[0])
+    if pending is not None:
+        yield pending
+    if torn is not None and not torn[1]:
+        yield SourceRecord(line=line + 1, error=torn[0])
+
+
+def _torn_tail(path: Path, last: tuple[int, int] | None, size: int) -> tuple[str, bool] | None:
+    """(why, whether it is the last record read) when an uncompressed WARC ends inside a
+    record, else None. fastwarc hands a record whose header the file cuts off on as a record
+    of unknown type or without Content-Length (so it vanished or looked like a bad page).
+
+    Compressed files report damage from the decoder instead. Reads the last record's header
+    (up to :data:`_CHUNK` bytes) and at most :data:`_CHUNK` bytes after its end."""
+    with open(path, "rb") as f:
+        if f.read(4)[:2] in _COMPRESSED_MAGIC:
+            return None
+        start = 0
+        if last is not None:
+            f.seek(last[0])
+            head = f.read(_CHUNK)
+            cut = head.find(b"\r\n\r\n")
+            if cut < 0:
+                if last[0] + len(head) < size:
+                    return None  # a header longer than we look at: leave it to fastwarc
+                return _torn(last[0], size, "inside its header"), True
+            start = last[0] + cut + 4 + last[1]
+        if start >= size:
+            return None
+        f.seek(start)
+        rest = f.read(_CHUNK)
+    skip = len(rest) - len(rest.lstrip())
+    if skip == len(rest):
+        return None
+    return _torn(start + skip, size, "before its header is complete"), False
+
+
+def _torn(at: int, size: int, where: str) -> str:
+    return f"torn WARC record at byte {at}: the file ends {size - at} bytes later, {where}"
