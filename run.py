@@ -23,6 +23,7 @@ from pipeline.cli_commands import (  # noqa: E402
     cmd_validate,
 )
 from pipeline.config import ConfigError  # noqa: E402
+from pipeline.redact import RedactingFilter, redact_url  # noqa: E402
 
 EPILOG = """\
 --set takes dotted.key=value pairs; the value is parsed as YAML:
@@ -163,10 +164,12 @@ def main(argv: list[str] | None = None) -> int:
     # our messages at INFO; libraries' (botocore, urllib3 ...) only from WARNING up
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("zhcurate").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter())
     try:
         return args.fn(args)
     except ConfigError as exc:
-        print(f"zhcurate: config error: {exc}", file=sys.stderr)
+        print(f"zhcurate: config error: {redact_url(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("zhcurate: interrupted; run the same command again to resume", file=sys.stderr)
@@ -176,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from pipeline.errors import describe
 
-        print(f"zhcurate: {describe(exc)}", file=sys.stderr)
+        print(f"zhcurate: {redact_url(describe(exc))}", file=sys.stderr)
         return 1
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from pipeline.config import ConfigError, config_hash, resolve
+from pipeline.config import ConfigError, config_hash, resolve, run_identity
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -63,8 +63,11 @@ def _run(args: argparse.Namespace, plotter: Any) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     config = resolve(args.config, args.overrides)
-    print(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), end="")
+    from pipeline.redact import redact_config
+
+    print(yaml.safe_dump(redact_config(config), allow_unicode=True, sort_keys=False), end="")
     print(f"# config_hash: {config_hash(config)}")
+    print(f"# run_identity: {run_identity(config)}  (what decides 'nothing new')")
     return 0
 
 

@@ -25,29 +25,89 @@ from typing import Any
 
 import yaml
 
-from pipeline.schema import SECTIONS, check_section, check_stage_params
+from pipeline.input_paths import check_output_location, expand_inputs
+from pipeline.schema import SECTIONS, check_name, check_section, check_stage_params
 
 
 class ConfigError(Exception):
     """An invalid config or argument; the CLI prints it and exits with code 2."""
 
 
-def load_yaml(path: Path) -> dict[str, Any]:
+#: Largest config file read (bytes): a recipe is a few KB; this bounds a mistaken path
+#: (a data file, ``/dev/zero``) instead of reading it into memory.
+MAX_CONFIG_BYTES = 1 << 20
+#: Most values (mapping entries and list items, counted after YAML aliases are expanded) a
+#: config may hold: the bundled recipes hold < 500; an alias bomb ("billion laughs") holds 10^9.
+MAX_CONFIG_VALUES = 100_000
+#: Characters of a foreign text (a YAML error, a value) quoted in an error message.
+EXCERPT_CHARS = 120
+
+
+def excerpt(value: Any, quote: bool = True) -> str:
+    """``repr(value)`` (``str`` if not ``quote``) cut to :data:`EXCERPT_CHARS` characters."""
+    text, limit = (repr(value) if quote else str(value)), EXCERPT_CHARS
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
+
+
+def check_expanded_size(data: Any, where: str) -> None:
+    """ConfigError if ``data`` holds more than :data:`MAX_CONFIG_VALUES` values once aliases
+    are expanded; the walk stops at the limit, so an alias bomb costs no more than that."""
+    count, stack = 0, [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            count += len(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            count += len(node)
+            stack.extend(node)
+        if count > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{where}: expands to more than {MAX_CONFIG_VALUES:,} values (YAML aliases "
+                "repeating each other?); a config is a few hundred"
+            )
+
+
+def read_config_text(path: Path) -> str:
+    """The text of a config file, at most :data:`MAX_CONFIG_BYTES` (else ConfigError)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"config file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config {path}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES >> 20} MiB; is it a config file?")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start}); is it a config file?"
+        ) from None
+
+
+def load_yaml(path: Path) -> dict[str, Any]:
+    text = read_config_text(path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+        raise ConfigError(f"{path}: invalid YAML: {_yaml_error(exc)}") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
+    check_expanded_size(data, str(path))
     return data
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """A YAML error in one short line: the problem and its line/column, no snippet."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        problem = excerpt(exc.problem or exc.context or "syntax error", quote=False)
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return excerpt(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, quote=False)
 
 
 def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -86,19 +146,21 @@ def _stage_index(stages: list[Any], key: str) -> int:
     matches = [i for i, s in enumerate(stages) if isinstance(s, dict) and s.get("type") == key]
     if not matches:
         names = [s.get("type") for s in stages if isinstance(s, dict)]
-        raise ConfigError(f"--set: stages.{key}: no stage of type {key!r}; stages are {names}")
+        raise ConfigError(
+            f"--set: stages.{key}: no stage of type {excerpt(key)}; stages are {names}"
+        )
     return matches[0]
 
 
 def apply_override(config: dict[str, Any], assignment: str) -> None:
     """Apply one ``dotted.path=yaml-value`` override in place."""
     if "=" not in assignment:
-        raise ConfigError(f"--set {assignment!r}: expected dotted.key=value")
+        raise ConfigError(f"--set {excerpt(assignment)}: expected dotted.key=value")
     dotted, raw = assignment.split("=", 1)
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {dotted}: value is not valid YAML: {exc}") from None
+        raise ConfigError(f"--set {dotted}: value is not valid YAML: {_yaml_error(exc)}") from None
     parts = dotted.strip().split(".")
     node: Any = config
     for i, part in enumerate(parts[:-1]):
@@ -124,14 +186,17 @@ def resolve(
     config = load_layers(Path(path))
     for assignment in overrides or []:
         apply_override(config, assignment)
-    unknown = sorted(set(config) - set(SECTIONS) - {"name", "stages"})
+    check_expanded_size(config, "config (with --set overrides)")
+    unknown = sorted(map(str, set(config) - set(SECTIONS) - {"name", "stages"}))
     if unknown:
         raise ConfigError(
-            f"unknown top-level key {unknown[0]!r}; allowed: name, {', '.join(SECTIONS)}, stages"
+            f"unknown top-level key {excerpt(unknown[0])}; allowed: name, "
+            f"{', '.join(SECTIONS)}, stages"
         )
     name = config.get("name")
     if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
         raise ConfigError("name: required, a non-empty string without '/' (the dataset name)")
+    check_name("name", name)
     resolved: dict[str, Any] = {"name": name}
     for section in SECTIONS:
         resolved[section] = check_section(section, config.get(section) or {})
@@ -142,7 +207,8 @@ def resolve(
     check_publish_points(resolved)
     check_output(resolved)
     if check_files:
-        expand_inputs(resolved["input"]["paths"])
+        inputs = expand_inputs(resolved["input"]["paths"], resolved)
+        check_output_location(resolved, inputs)
     return resolved
 
 
@@ -189,31 +255,52 @@ def check_publish_points(config: dict[str, Any]) -> None:
             seen.add(name)
 
 
-def expand_inputs(patterns: list[str]) -> list[str]:
-    """Input paths/globs/URLs → existing paths, sorted within each pattern, deduplicated.
-
-    Relative local paths are resolved from the working directory."""
-    from pipeline.io.location import glob_input
-
-    found: list[str] = []
-    for i, pattern in enumerate(patterns):
-        try:
-            matches = glob_input(pattern)
-        except (OSError, ValueError, ImportError) as exc:
-            raise ConfigError(f"input.paths[{i}]: cannot list {pattern!r}: {exc}") from None
-        if not matches:
-            raise ConfigError(
-                f"input.paths[{i}]: no file matches {pattern!r} "
-                f"(relative paths are resolved from {Path.cwd()})"
-            )
-        found.extend(matches)
-    return list(dict.fromkeys(found))
-
-
 def canonical_json(config: dict[str, Any]) -> str:
     return json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def config_hash(config: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the resolved config."""
-    return hashlib.sha256(canonical_json(config).encode()).hexdigest()
+    """sha256 of the canonical JSON of the resolved config as published (credentials
+    redacted: see ``pipeline.redact``), so a reader can check it against the manifest."""
+    from pipeline.redact import redact_config
+
+    return hashlib.sha256(canonical_json(redact_config(config)).encode()).hexdigest()
+
+
+#: Settings that change how or where a run works, never the bytes it publishes: left out of
+#: :func:`run_identity`. ``output.dir`` only locates the store the identity is looked up in
+#: (so ``out`` and ``out/`` are one store); stage parameters a stage marks ``operational``
+#: (``partitions``, LLM ``cache_dir``, engine URLs and concurrency) are left out through its
+#: fingerprint parameters.
+OPERATIONAL_KEYS: tuple[str, ...] = ("executor", "output.dir", "output.work_dir")
+
+
+def run_identity(config: dict[str, Any]) -> str:
+    """sha256 of what decides a run's output: the resolved config without
+    :data:`OPERATIONAL_KEYS`, each stage reduced to ``name@version`` and the parameters of
+    its fingerprint, credentials redacted. Two runs with the same identity and the same
+    input bytes publish the same bytes: the second is "nothing new"."""
+    from pipeline.redact import redact_config
+    from pipeline.schema import build_stage
+
+    ident = {k: v for k, v in config.items() if k != "stages"}
+    for dotted in OPERATIONAL_KEYS:
+        section, _, key = dotted.partition(".")
+        if key and isinstance(ident.get(section), dict):
+            ident[section] = {k: v for k, v in ident[section].items() if k != key}
+        else:
+            ident.pop(section, None)
+    stages = []
+    for params in config["stages"]:
+        stage = build_stage(params)
+        stages.append(
+            {
+                "stage": f"{stage.name}@{stage.version}",
+                "publish": params.get("publish"),
+                "params": json.loads(
+                    json.dumps(stage.non_default_params(), sort_keys=True, default=str)
+                ),
+            }
+        )
+    ident["stages"] = stages
+    return hashlib.sha256(canonical_json(redact_config(ident)).encode()).hexdigest()

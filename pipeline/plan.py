@@ -4,6 +4,10 @@ A stage's fingerprint is ``hash(upstream fingerprint, name@version, non-default 
 the root is the reader options. A global stage also folds in the list of shards it sees
 (it depends on all of them), so map stages before the first global stage are reused per
 shard when input files are added, and everything from a global stage on is recomputed.
+Operational parameters (a stage's ``operational`` set: a global stage's ``partitions``, an
+LLM stage's ``cache_dir`` and engine URLs) are left out; a global stage's work folder still
+names its partition count (``<key>-<fingerprint>-p<partitions>``), because its scan files
+are split by it.
 """
 
 from __future__ import annotations
@@ -79,6 +83,12 @@ def publish_points(config: dict[str, Any]) -> list[PublishPoint]:
     return points
 
 
+def dataset_names(config: dict[str, Any]) -> list[str]:
+    """Every dataset folder a run writes: ``name`` (it also holds the run's ``_work``) and
+    each publish point's dataset."""
+    return list(dict.fromkeys([config["name"], *(p.dataset for p in publish_points(config))]))
+
+
 def plan_stages(config: dict[str, Any], work: Path, shard_ids: list[str]) -> list[PlannedStage]:
     upstream = root_fingerprint(config["input"])
     shards_hash = hashlib.sha256("\n".join(shard_ids).encode()).hexdigest()[:16]
@@ -88,7 +98,10 @@ def plan_stages(config: dict[str, Any], work: Path, shard_ids: list[str]) -> lis
         stage = build_stage(params)
         is_global = isinstance(stage, GlobalStage)
         fp = stage.fingerprint(f"{upstream}+{shards_hash}" if is_global else upstream)
-        out = work / ("global" if is_global else "stages") / f"{key.replace('#', '_')}-{fp}"
+        folder = f"{key.replace('#', '_')}-{fp}"
+        if is_global:  # scan files are split by partition: one folder per partition count
+            folder = f"{folder}-p{stage.partitions}"  # type: ignore[attr-defined]
+        out = work / ("global" if is_global else "stages") / folder
         state = str(out / "state.arrow") if is_global else None
         step = StageStep(params, key, fp, str(out), state, summarize=i in summarized)
         planned.append(PlannedStage(stage, step, is_global))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data_cards.plot_worker import PlotWorker
-from pipeline.config import config_hash
+from pipeline.config import config_hash, run_identity
 from pipeline.executors import Executor
 from pipeline.export import layout_stage, span_format
 from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
@@ -31,6 +31,7 @@ from pipeline.publish_shards import (
     published_table,
     write_shard_outputs,
 )
+from pipeline.redact import redact_config, redact_url
 from pipeline.shard_tables import load_output
 from pipeline.store import DatasetStore
 from pipeline.summary import merge, shard_summary
@@ -189,14 +190,17 @@ def publish(
         "name": point.dataset,
         "version": name,
         "config_name": config["name"],
-        "config_path": config_path,
-        "config": config,
+        "config_path": redact_url(config_path),
+        "config": redact_config(config),
         "config_hash": config_hash(config),
+        "run_identity": run_identity(config),
         "published_after_stage": span[-1].key,
         **environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "inputs": [
-            {k: m[k] for k in ("path", "format", "bytes", "sha256", "records", "quarantined")}
+            redact_config(
+                {k: m[k] for k in ("path", "format", "bytes", "sha256", "records", "quarantined")}
+            )
             for m in markers
         ],
         "counts": counts,
@@ -218,7 +222,9 @@ def publish(
         executor,
     )
     if engines is not None:
-        manifest["synthesis"] = synthesis_report(span_stats, ordered(engines), span_format(span))
+        manifest["synthesis"] = redact_config(
+            synthesis_report(span_stats, ordered(engines), span_format(span))
+        )
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     manifest["seconds"] = round(time.time() - started, 3)
     write_json(tmp / "manifest.json", manifest)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.io.location import url_fs
-from pipeline.store import VERSION_RE, DatasetStore, LockedError, load_manifest
+from pipeline.store import VERSION_RE, DatasetStore, LockedError, is_same_run, load_manifest
 
 LATEST = "LATEST"
 LOCK = ".lock"
@@ -175,16 +175,14 @@ class RemoteDatasetStore:
             if not self.fs.exists(self._p(name, "manifest.json")):
                 self.fs.rm(self._p(name), recursive=True)
 
-    def find_same_run(self, config_hash: str, input_sha256: list[str]) -> str | None:
-        """The latest version, if it was made from exactly this config and these input bytes."""
+    def find_same_run(self, identity: str, input_sha256: list[str]) -> str | None:
+        """As :meth:`DatasetStore.find_same_run`: the newest matching version's URL."""
         versions = self.versions()
-        if not versions:
-            return None
-        manifest = load_manifest(versions[-1])
-        shas = [f["sha256"] for f in manifest.get("inputs", [])]
-        if manifest.get("config_hash") == config_hash and shas == input_sha256:
-            self.point_latest(versions[-1].rsplit("/", 1)[-1])
-            return versions[-1]
+        for version in reversed(versions):
+            if is_same_run(load_manifest(version), identity, input_sha256):
+                if version == versions[-1]:
+                    self.point_latest(version.rsplit("/", 1)[-1])
+                return version
         return None
 
     def staging_dir(self, name: str) -> Path:

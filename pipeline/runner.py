@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data_cards.plot_worker import PlotWorker
-from pipeline.config import config_hash, expand_inputs
+from pipeline.config import expand_inputs, run_identity
 from pipeline.executors import Executor, make_executor
 from pipeline.global_phases import (
     ReduceTask,
@@ -50,7 +50,8 @@ def ingest(
     config: dict[str, Any], work: Path, executor: Executor, progress: Progress
 ) -> list[dict[str, Any]]:
     """Ingest every input file (skipping files already ingested); markers in input order."""
-    tasks = make_tasks(expand_inputs(config["input"]["paths"]), config["input"], work)
+    paths = expand_inputs(config["input"]["paths"], config, warn=False)  # resolve warned
+    tasks = make_tasks(paths, config["input"], work)
     todo = [t for t in tasks if done(Path(t.out_dir) / t.fingerprint / "done.json") is None]
     bar = progress.bar("read", total=len(tasks), unit="file", initial=len(tasks) - len(todo))
     results = executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
@@ -306,7 +307,8 @@ def run(
         try:
             markers = ingest(config, store.work, executor, progress)
             shas = [m["sha256"] for m in markers]
-            same = [stores[p.dataset].find_same_run(config_hash(config), shas) for p in points]
+            identity = run_identity(config)
+            same = [stores[p.dataset].find_same_run(identity, shas) for p in points]
             if all(same) and not force:
                 listed = ", ".join(str(v) for v in same)
                 return {

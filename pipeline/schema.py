@@ -70,6 +70,52 @@ SECTIONS: dict[str, dict[str, tuple[Any, Any, str]]] = {
 }
 
 
+#: Longest file or folder name in bytes (UTF-8) on the usual filesystems (ext4, xfs, btrfs,
+#: zfs, APFS, NTFS: 255); a dataset name is a folder name.
+NAME_MAX = 255
+#: Longest output/input path in bytes: Linux PATH_MAX (4096) less room for what a run puts
+#: under it (``<name>/.v0001.tmpPID/quarantine/read-00000.parquet``, work shards).
+PATH_MAX = 3800
+
+
+def _bad_text(value: str) -> str | None:
+    """Why ``value`` cannot name a file: a NUL or other control character, else None."""
+    bad = next((c for c in value if ord(c) < 0x20 or c == "\x7f"), None)
+    if bad is None:
+        return None
+    return "contains a NUL byte" if bad == "\x00" else f"contains the control character {bad!r}"
+
+
+def check_name(where: str, name: str) -> None:
+    """A dataset name must be one folder name the filesystem can hold."""
+    from pipeline.config import ConfigError, excerpt
+
+    if problem := _bad_text(name):
+        raise ConfigError(f"{where}: {excerpt(name)} {problem}")
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size > NAME_MAX:
+        raise ConfigError(
+            f"{where}: {size} bytes long; a folder name holds at most {NAME_MAX} (UTF-8)"
+        )
+
+
+def check_path(where: str, path: str) -> None:
+    """A path (or URL) without a NUL byte whose parts fit the filesystem."""
+    from pipeline.config import ConfigError, excerpt
+
+    if "\x00" in path:
+        raise ConfigError(f"{where}: {excerpt(path)} contains a NUL byte")
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if size > PATH_MAX:
+        raise ConfigError(f"{where}: {size} bytes long; at most {PATH_MAX} (UTF-8)")
+    for part in path.split("/"):
+        if len(part.encode("utf-8", "surrogatepass")) > NAME_MAX:
+            raise ConfigError(
+                f"{where}: the part {excerpt(part)} is longer than {NAME_MAX} bytes, the "
+                "longest file or folder name the filesystem holds"
+            )
+
+
 def type_name(tp: Any) -> str:
     origin = typing.get_origin(tp)
     if origin is Literal:
@@ -118,14 +164,16 @@ def matches(value: Any, tp: Any) -> bool:
 
 def check_section(section: str, given: Any) -> dict[str, Any]:
     """Validate one top-level section and fill its defaults."""
-    from pipeline.config import ConfigError
+    from pipeline.config import ConfigError, excerpt
 
     spec = SECTIONS[section]
     if not isinstance(given, dict):
         raise ConfigError(f"{section}: must be a mapping")
     for key in given:
         if key not in spec:
-            raise ConfigError(f"{section}.{key}: unknown key; allowed: {', '.join(spec)}")
+            raise ConfigError(
+                f"{section}.{excerpt(key, quote=False)}: unknown key; allowed: {', '.join(spec)}"
+            )
     out: dict[str, Any] = {}
     for key, (tp, default, _help) in spec.items():
         if key not in given:
@@ -135,8 +183,15 @@ def check_section(section: str, given: Any) -> dict[str, Any]:
             continue
         value = given[key]
         if not matches(value, tp):
-            raise ConfigError(f"{section}.{key}: expected {type_name(tp)}, got {value!r}")
+            raise ConfigError(f"{section}.{key}: expected {type_name(tp)}, got {excerpt(value)}")
         out[key] = value
+    if section == "input":
+        for i, pattern in enumerate(out["paths"]):
+            check_path(f"input.paths[{i}]", pattern)
+    if section == "output":
+        check_path("output.dir", out["dir"])
+        if out["work_dir"] is not None:
+            check_path("output.work_dir", out["work_dir"])
     if section == "input" and out["shard_size"] < 1:
         raise ConfigError("input.shard_size: must be >= 1")
     if section == "executor" and out["workers"] is not None and out["workers"] < 1:
@@ -151,15 +206,17 @@ def stage_param_types(cls: type) -> dict[str, Any]:
 
 def check_stage_params(index: int, given: Any) -> dict[str, Any]:
     """Validate ``stages[index]`` against its stage class; return it with defaults filled."""
-    from pipeline.config import ConfigError
+    from pipeline.config import ConfigError, excerpt
     from pipeline.registry import STAGES
 
     where = f"stages[{index}]"
     if not isinstance(given, dict) or "type" not in given:
         raise ConfigError(f"{where}: must be a mapping with a 'type' key")
     stype = given["type"]
-    if stype not in STAGES:
-        raise ConfigError(f"{where}.type: unknown stage {stype!r}; known: {', '.join(STAGES)}")
+    if not isinstance(stype, str) or stype not in STAGES:
+        raise ConfigError(
+            f"{where}.type: unknown stage {excerpt(stype)}; known: {', '.join(STAGES)}"
+        )
     cls = STAGES[stype]
     types_ = stage_param_types(cls)
     out: dict[str, Any] = {"type": stype}
@@ -168,8 +225,9 @@ def check_stage_params(index: int, given: Any) -> dict[str, Any]:
         if not isinstance(name, str) or not name or "/" in name or name.startswith((".", "_")):
             raise ConfigError(
                 f"{where}.publish: a dataset name (non-empty, no '/', not starting "
-                f"with '.' or '_'), got {name!r}"
+                f"with '.' or '_'), got {excerpt(name)}"
             )
+        check_name(f"{where}.publish", name)
         out["publish"] = name
     for key, value in given.items():
         if key in ("type", "publish"):
@@ -181,7 +239,7 @@ def check_stage_params(index: int, given: Any) -> dict[str, Any]:
             )
         if not matches(value, types_[key]):
             raise ConfigError(
-                f"{where} ({stype}).{key}: expected {type_name(types_[key])}, got {value!r}"
+                f"{where} ({stype}).{key}: expected {type_name(types_[key])}, got {excerpt(value)}"
             )
     for f in dataclasses.fields(cls):
         if f.name in ("type", "publish"):

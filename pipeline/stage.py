@@ -134,6 +134,9 @@ class GlobalStage(Stage):
     kind: ClassVar[str] = "global"
     #: Number of hash partitions between ``scan`` and ``reduce``.
     partitions: ClassVar[int] = 16
+    #: The partition count changes how the work is split, never the result (the work
+    #: folder is per count: see ``pipeline.plan``).
+    operational: ClassVar[frozenset[str]] = frozenset({"partitions"})
 
     def scan(self, docs: list[Doc], shard: int) -> pa.Table:
         """Per shard: a table with an int ``_part`` column (0 ≤ _part < partitions)."""

@@ -76,16 +76,16 @@ class DatasetStore:
         for p in self.root.glob(".v*.tmp*"):
             shutil.rmtree(p, ignore_errors=True)
 
-    def find_same_run(self, config_hash: str, input_sha256: list[str]) -> Path | None:
-        """The latest version, if it was made from exactly this config and these input bytes."""
+    def find_same_run(self, identity: str, input_sha256: list[str]) -> Path | None:
+        """The newest version made from a config of this :func:`~pipeline.config.run_identity`
+        and exactly these input bytes, among every published version, else None."""
         versions = self.versions()
-        if not versions:
-            return None
-        manifest = json.loads((versions[-1] / "manifest.json").read_text("utf-8"))
-        shas = [f["sha256"] for f in manifest.get("inputs", [])]
-        if manifest.get("config_hash") == config_hash and shas == input_sha256:
-            self.point_latest(versions[-1])  # repairs a pointer a killed publish left behind
-            return versions[-1]
+        for version in reversed(versions):
+            manifest = json.loads((version / "manifest.json").read_text("utf-8"))
+            if is_same_run(manifest, identity, input_sha256):
+                if version == versions[-1]:
+                    self.point_latest(version)  # repairs a pointer a killed publish left
+                return version
         return None
 
     def staging_dir(self, name: str) -> Path:
@@ -114,6 +114,26 @@ class DatasetStore:
             tmp.unlink()
         tmp.symlink_to(version.name)
         os.replace(tmp, link)
+
+
+def manifest_identity(manifest: dict[str, Any]) -> str | None:
+    """The run identity a manifest records; for versions published before it was recorded,
+    recomputed from their (resolved) config with this code's stages (None if it no longer
+    resolves)."""
+    from pipeline.config import run_identity
+
+    if "run_identity" in manifest:
+        return str(manifest["run_identity"])
+    try:
+        return run_identity(manifest["config"])
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+def is_same_run(manifest: dict[str, Any], identity: str, input_sha256: list[str]) -> bool:
+    """Whether a version was built from a config of ``identity`` and these input bytes."""
+    shas = [f["sha256"] for f in manifest.get("inputs", [])]
+    return shas == input_sha256 and manifest_identity(manifest) == identity
 
 
 def load_manifest(version: str | Path) -> dict[str, Any]:
