@@ -204,9 +204,9 @@ class Filter(MapStage):
 
     @classmethod
     def decision_params(cls) -> frozenset[str]:
-        """Parameters that only the rules read: changing one needs no re-measurement.
-
-        Every other parameter shapes the measurements themselves (e.g. ``max_chars``)."""
+        """Parameters the rules read (their ``reads``): a changed one needs no re-measurement,
+        so ``measure`` never reads them. Every other parameter shapes the measurements
+        themselves (e.g. ``max_chars``) and changes stats only by running the stage again."""
         return frozenset(p for rule in cls.rules for p in rule.reads)
 
     def process(self, docs: list[Doc]) -> list[Doc]:

@@ -7,6 +7,7 @@ atomically with a completion marker written last; a marker that exists means "do
 
 from __future__ import annotations
 
+import operator
 import time
 import traceback
 from collections import Counter
@@ -87,50 +88,54 @@ def run_stage(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) 
     except StageUnavailable:
         raise  # not the records' fault: stop the run (finished work is kept)
     except Exception:  # noqa: BLE001 - isolate the failing records below
-        out = _one_by_one(stage, step, before.copies(), shard_index)
+        out = _one_by_one(stage, step, before, shard_index)
     if not stage.edits and debug_checks():
         before.check_unedited(stage, out)
     return out
 
 
-def _one_by_one(stage: Stage, step: StageStep, docs: list[Doc], shard_index: int) -> list[Doc]:
-    """Run the stage on each doc alone; a doc whose run raises is quarantined with the error."""
+def _one_by_one(stage: Stage, step: StageStep, before: _Snapshot, shard_index: int) -> list[Doc]:
+    """Run the stage on a fresh copy of each doc alone; a doc whose run raises is quarantined
+    as it was before the stage (not half-edited), with the error and where it was raised."""
     out: list[Doc] = []
-    for doc in docs:
+    for i in range(len(before.values)):
         try:
-            out.extend(_call(stage, step, [doc], shard_index))
+            out.extend(_call(stage, step, [before.copy(i)], shard_index))
         except StageUnavailable:
             raise
         except Exception as exc:  # noqa: BLE001
             tb = traceback.extract_tb(exc.__traceback__)[-1]
+            doc = before.copy(i)
             doc.error = f"{type(exc).__name__}: {exc} (at {Path(tb.filename).name}:{tb.lineno})"
             out.append(doc)
     return out
+
+
+_FIELDS = operator.attrgetter("id", "text", "meta_json", "stats", "reason", "error", "row")
+_STATS, _META_JSON = operator.attrgetter("stats"), operator.attrgetter("meta_json")
 
 
 class _Snapshot:
     """What a batch's docs were before a stage ran: references, no text is copied."""
 
     def __init__(self, docs: list[Doc]) -> None:
-        self.values = [
-            (
-                d.id,
-                d.text,
-                d.meta_json or d.meta_out(),
-                dict(d.stats) if d.stats else None,  # stats are edited in place
-                d.reason,
-                d.error,
-                d.row,
-            )
-            for d in docs
-        ]
+        #: The usual stage input: no stats yet and meta as serialized. Then the references
+        #: are all that is needed (C-level, ~0.1 µs/doc); else copy what a stage edits in
+        #: place (stats; meta parsed and changed).
+        self.plain = not any(map(_STATS, docs)) and all(map(_META_JSON, docs))
+        if self.plain:
+            self.values = list(map(_FIELDS, docs))
+        else:
+            self.values = [
+                (d.id, d.text, d.meta_out(), dict(d.stats), d.reason, d.error, d.row) for d in docs
+            ]
 
-    def copies(self) -> list[Doc]:
-        """Fresh docs with the values before the stage ran (meta is parsed again on use)."""
-        return [
-            Doc(i, t, m, dict(st) if st else {}, r, e, None, row)
-            for i, t, m, st, r, e, row in self.values
-        ]
+    def copy(self, i: int) -> Doc:
+        """A fresh doc with the i-th doc's values before the stage ran (meta parsed on use)."""
+        doc_id, text, meta_json, stats, reason, error, row = self.values[i]
+        return Doc(
+            doc_id, text, meta_json, {} if self.plain else dict(stats), reason, error, None, row
+        )
 
     def check_unedited(self, stage: Stage, out: list[Doc]) -> None:
         """Raise :class:`ContractError` if a doc's id, text or meta differs from before."""

@@ -167,9 +167,10 @@ def test_rules_on_stored_stats_agree_with_a_rerun_without_models(
     monkeypatch.setattr("filters.segment.segment", no_models)
     monkeypatch.setattr("filters.lexicon.segment", no_models)
     monkeypatch.setattr("filters.heuristics.segment", no_models)
+    assert stored(rerun) == stored(first), "decision parameters must not change the stats"
     for params, docs in ((stage, first), (other, rerun)):
         fresh = dataclasses.replace(params)  # built from parameters only, never set up
-        assert [decide(st, type(fresh).rules, fresh) for st in stored(docs)] == [
+        assert [decide(st, type(fresh).rules, fresh) for st in stored(first)] == [
             d.reason for d in docs
         ]
 
@@ -204,8 +205,15 @@ def test_isolation_retries_each_doc_on_an_unedited_copy() -> None:
         ("d2", "正常。！", {"n": 1}, '{"shouted":1}'),
     ]
     [broken] = [d for d in out if d.error is not None]
-    assert broken.id == "d1" and broken.row == 1
+    assert (broken.id, broken.row, broken.text) == ("d1", 1, "这里会炸。")  # quarantined unedited
     assert broken.error.startswith("ValueError: boom (at test_filter_contract.py:")
+    carried = docs_of("好的。", "这里会炸。")
+    carried[0].stats["n"] = 5  # a stage's input with stats already set: copied too
+    out = run_stage(Exclaim(), STEP, carried, 0)
+    assert [(d.text, d.stats, d.error is None) for d in out] == [
+        ("好的。！", {"n": 6}, True),
+        ("这里会炸。", {}, False),
+    ]
 
 
 def test_filter_batch_failure_quarantines_only_the_culprit() -> None:
