@@ -1,13 +1,14 @@
 """zhcurate command line: run, validate, stages, card, diff.
 
 Exit codes: 0 success, 1 run failure, 2 invalid config or arguments. Errors are one line on
-stderr (``--debug`` shows the traceback).
+stderr (``--debug`` shows the traceback and turns on the workers' stage contract checks).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -41,7 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Curate raw Chinese text into versioned LLM training datasets.",
         epilog="Run 'zhcurate COMMAND --help' for the options of a command.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks on errors; workers check stage contracts (ZHCURATE_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser(
@@ -161,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug:  # read by the workers: pipeline.stage.debug_checks (they inherit it)
+        os.environ["ZHCURATE_DEBUG"] = "1"
     # our messages at INFO; libraries' (botocore, urllib3 ...) only from WARNING up
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
     logging.getLogger("zhcurate").setLevel(logging.INFO)

@@ -2,8 +2,8 @@
 
 Every measurement is written to ``doc.stats`` for every document (whether or not it is dropped),
 so thresholds can be retuned from the stats alone; the rules read exactly the rounded stats.
-Rules run in the order below; the first one that fails is the drop reason. A threshold of
-``None`` disables its rule (the stat is still measured).
+Rules (``RULES``) run in the order below; the first one that fails is the drop reason. A
+threshold of ``None`` disables its rule (the stat is still measured).
 
 Units. "chars" are non-whitespace characters; every ``*_ratio``/``*_frac`` over characters is
 over a document's non-whitespace characters. Line statistics are over non-empty lines (stripped).
@@ -56,7 +56,7 @@ from filters.segment import segment
 from filters.textstats import char_stats, word_stats
 from filters.zh import ZH_TERMINAL
 from pipeline.record import Doc
-from pipeline.stage import Filter
+from pipeline.stage import Filter, Rule, at_least, at_most
 
 #: URLs: scheme or "www." up to whitespace, CJK, full-width forms or quotes/brackets.
 URL_RE = re.compile(
@@ -100,29 +100,30 @@ def line_stats(text: str, short_line_chars: int) -> tuple[int, float, float, flo
     return n, total / n, short / n, ends / n, dup_lines / n, dup_chars / total
 
 
-#: (stat, "min" | "max", parameter, rule): "min" drops when stat < threshold, "max" when >.
-RULES: tuple[tuple[str, str, str, str], ...] = (
-    ("chars", "min", "min_chars", "too_short"),
-    ("chars", "max", "max_chars", "too_long"),
-    ("cjk_ratio", "min", "min_cjk_ratio", "low_cjk_ratio"),
-    ("mean_line_chars", "min", "min_mean_line_chars", "short_mean_line"),
-    ("short_line_ratio", "max", "max_short_line_ratio", "short_line_ratio"),
-    ("terminal_punct_frac", "min", "min_terminal_punct", "low_terminal_punct"),
-    ("newline_per_word", "max", "max_newline_per_word", "list_ratio"),
-    ("dup_line_frac", "max", "max_dup_line_frac", "dup_line_frac"),
-    ("dup_line_char_frac", "max", "max_dup_line_char_frac", "dup_line_char_frac"),
+#: The drop rules in order: ``at_least`` drops when the stat is below the parameter,
+#: ``at_most`` when above; a parameter of None disables its rule.
+RULES: tuple[Rule, ...] = (
+    at_least("chars", "min_chars", "too_short"),
+    at_most("chars", "max_chars", "too_long"),
+    at_least("cjk_ratio", "min_cjk_ratio", "low_cjk_ratio"),
+    at_least("mean_line_chars", "min_mean_line_chars", "short_mean_line"),
+    at_most("short_line_ratio", "max_short_line_ratio", "short_line_ratio"),
+    at_least("terminal_punct_frac", "min_terminal_punct", "low_terminal_punct"),
+    at_most("newline_per_word", "max_newline_per_word", "list_ratio"),
+    at_most("dup_line_frac", "max_dup_line_frac", "dup_line_frac"),
+    at_most("dup_line_char_frac", "max_dup_line_char_frac", "dup_line_char_frac"),
     *(
-        (f"top_ngram_frac_{n}", "max", f"max_top_{n}gram_frac", f"top_ngram_frac_{n}")
+        at_most(f"top_ngram_frac_{n}", f"max_top_{n}gram_frac", f"top_ngram_frac_{n}")
         for n in TOP_NS
     ),
     *(
-        (f"dup_ngram_frac_{n}", "max", f"max_dup_{n}gram_frac", f"dup_ngram_frac_{n}")
+        at_most(f"dup_ngram_frac_{n}", f"max_dup_{n}gram_frac", f"dup_ngram_frac_{n}")
         for n in DUP_NS
     ),
-    ("max_char_run", "max", "max_char_run", "char_run"),
-    ("symbol_ratio", "max", "max_symbol_ratio", "symbol_ratio"),
-    ("digit_ratio", "max", "max_digit_ratio", "digit_ratio"),
-    ("url_ratio", "max", "max_url_ratio", "url_ratio"),
+    at_most("max_char_run", "max_char_run", "char_run"),
+    at_most("symbol_ratio", "max_symbol_ratio", "symbol_ratio"),
+    at_most("digit_ratio", "max_digit_ratio", "digit_ratio"),
+    at_most("url_ratio", "max_url_ratio", "url_ratio"),
 )
 
 
@@ -132,6 +133,7 @@ class Heuristics(Filter):
 
     name: ClassVar[str] = "heuristics"
     version: ClassVar[str] = "1"
+    rules: ClassVar[tuple[Rule, ...]] = RULES
 
     min_chars: int | None = 90
     max_chars: int | None = 175_000
@@ -197,37 +199,3 @@ class Heuristics(Filter):
         cols["max_char_run"] = cs["max_char_run"]
         names = list(cols)
         return [dict(zip(names, row)) for row in zip(*(cols[k].tolist() for k in names))]
-
-    def decide(self, stats: dict[str, Any]) -> str | None:
-        """The first failing rule's name, or None to keep."""
-        for stat, kind, param, rule in RULES:
-            limit = getattr(self, param)
-            if limit is None:
-                continue
-            value = stats[stat]
-            if (value < limit) if kind == "min" else (value > limit):
-                return rule
-        return None
-
-    def process(self, docs: list[Doc]) -> list[Doc]:
-        try:
-            all_stats = self.measure(docs)
-        except Exception:  # noqa: BLE001 - isolate the offending doc(s), quarantine them
-            if len(docs) == 1:
-                raise
-            for doc in docs:
-                try:
-                    self.process([doc])
-                except Exception as exc:  # noqa: BLE001
-                    doc.error = f"{type(exc).__name__}: {exc}"
-            return docs
-        for doc, st in zip(docs, all_stats):
-            doc.stats.update(st)
-            rule = self.decide(st)
-            if rule is not None:
-                doc.reason = rule
-        return docs
-
-    def keep(self, doc: Doc) -> tuple[bool, str | None]:
-        self.process([doc])
-        return doc.reason is None, doc.reason

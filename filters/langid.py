@@ -36,6 +36,7 @@ Wikipedia, 0.93 on ChineseWebText crawl, 0.53 on Weibo posts.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -46,7 +47,7 @@ import numpy as np
 from filters.script import script_counts, script_label
 from filters.textstats import CJK, KANA, LETTER, char_table, class_counts
 from pipeline.record import Doc
-from pipeline.stage import Filter
+from pipeline.stage import Filter, Rule
 
 TOP_K = 5
 
@@ -77,12 +78,29 @@ def scripts(texts: list[str]) -> list[str]:
     return [script_label(*script_counts(t)) if c else "" for t, c in zip(texts, cjk)]
 
 
+def _not_listed(stats: Mapping[str, Any], params: LangId) -> bool:
+    return stats["lang"] not in params.languages
+
+
+def _low_score(stats: Mapping[str, Any], params: LangId) -> bool:
+    """Below ``min_score``, unless the Han-script rule decided the language."""
+    limit = params.min_score
+    return limit is not None and not stats["cjk_rule"] and stats["score"] < limit
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("not_listed_language", _not_listed, ("languages",)),
+    Rule("low_score", _low_score, ("min_score",)),
+)
+
+
 @dataclass(frozen=True)
 class LangId(Filter):
     """Keep documents in ``languages`` (fastText lid.176 + Han-script rule; module docstring)."""
 
     name: ClassVar[str] = "langid"
     version: ClassVar[str] = "1"
+    rules: ClassVar[tuple[Rule, ...]] = RULES
 
     languages: list[str] = field(default_factory=lambda: ["zh"])
     min_score: float | None = 0.65
@@ -134,22 +152,3 @@ class LangId(Filter):
                 }
             )
         return out
-
-    def decide(self, stats: dict[str, Any]) -> str | None:
-        if stats["lang"] not in self.languages:
-            return "not_listed_language"
-        if self.min_score is not None and not stats["cjk_rule"] and stats["score"] < self.min_score:
-            return "low_score"
-        return None
-
-    def process(self, docs: list[Doc]) -> list[Doc]:
-        for doc, st in zip(docs, self.measure(docs)):
-            doc.stats.update(st)
-            rule = self.decide(st)
-            if rule is not None:
-                doc.reason = rule
-        return docs
-
-    def keep(self, doc: Doc) -> tuple[bool, str | None]:
-        self.process([doc])
-        return doc.reason is None, doc.reason

@@ -25,15 +25,16 @@ while the flagged rule catches the casino spam pages of the ChineseWebText CC sa
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from itertools import compress, count
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from filters.segment import segment
 from pipeline.record import Doc
-from pipeline.stage import Filter
+from pipeline.stage import Filter, Rule
 
 DATA = Path(__file__).parent / "data"
 _HAS_WORD_CHAR = re.compile(r"[^\W_]")
@@ -106,6 +107,39 @@ def flagged_hits(tokens: list[str], terms: frozenset[str]) -> int:
     return hits
 
 
+def _word_list_stats(
+    tokens: list[str], stop: frozenset[str], terms: frozenset[str]
+) -> dict[str, Any]:
+    n = len(tokens)
+    hits = flagged_hits(tokens, terms)
+    return {
+        "tokens": n,
+        "stopword_ratio": sum(map(stop.__contains__, tokens)) / n if n else 0.0,
+        "flagged_hits": hits,
+        "flagged_ratio": hits / n if n else 0.0,
+    }
+
+
+def _flagged(stats: Mapping[str, Any], params: Lexicon) -> bool:
+    return (
+        stats["flagged_hits"] >= params.min_flagged_hits
+        and stats["flagged_ratio"] > params.max_flagged_ratio
+    )
+
+
+def _low_stopwords(stats: Mapping[str, Any], params: Lexicon) -> bool:
+    """Judged only for documents of at least ``min_tokens`` tokens."""
+    return (
+        stats["tokens"] >= params.min_tokens and stats["stopword_ratio"] < params.min_stopword_ratio
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("flagged_words", _flagged, ("min_flagged_hits", "max_flagged_ratio")),
+    Rule("low_stopword_ratio", _low_stopwords, ("min_tokens", "min_stopword_ratio")),
+)
+
+
 @dataclass(frozen=True)
 class Lexicon(Filter):
     """Stopword ratio and flagged-word ratio over jieba word tokens.
@@ -118,6 +152,7 @@ class Lexicon(Filter):
 
     name: ClassVar[str] = "lexicon"
     version: ClassVar[str] = "1"
+    rules: ClassVar[tuple[Rule, ...]] = RULES
 
     min_stopword_ratio: float = 0.08
     min_tokens: int = 50
@@ -135,18 +170,7 @@ class Lexicon(Filter):
         _prefixes(flagged_set(self.categories))
         segment("预热")
 
-    def keep(self, doc: Doc) -> tuple[bool, str | None]:
-        tokens = words(doc.text)
-        n = len(tokens)
-        stop = sum(map(stopwords().__contains__, tokens))
-        hits = flagged_hits(tokens, flagged_set(self.categories))
-        stop_ratio = stop / n if n else 0.0
-        flagged_ratio = hits / n if n else 0.0
-        doc.stats.update(
-            tokens=n, stopword_ratio=stop_ratio, flagged_hits=hits, flagged_ratio=flagged_ratio
-        )
-        if hits >= self.min_flagged_hits and flagged_ratio > self.max_flagged_ratio:
-            return False, "flagged_words"
-        if n >= self.min_tokens and stop_ratio < self.min_stopword_ratio:
-            return False, "low_stopword_ratio"
-        return True, None
+    def measure(self, docs: list[Doc]) -> list[dict[str, Any]]:
+        """The class docstring's stats for each doc."""
+        stop, terms = stopwords(), flagged_set(self.categories)
+        return [_word_list_stats(words(d.text), stop, terms) for d in docs]

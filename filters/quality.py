@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from filters.langid import load_fasttext
 from filters.quality_train import DEFAULT_TOKENIZE, build_default_model, p_high, tokenize
 from pipeline.record import Doc
-from pipeline.stage import Filter
+from pipeline.stage import Filter, Rule, at_least
 
 
 @lru_cache(maxsize=4)
@@ -54,6 +54,7 @@ class Quality(Filter):
 
     name: ClassVar[str] = "quality"
     version: ClassVar[str] = "1"
+    rules: ClassVar[tuple[Rule, ...]] = (at_least("score", "min_score", "low_quality"),)
 
     min_score: float | None = 0.05
     model_path: str = ""
@@ -68,15 +69,8 @@ class Quality(Filter):
             raise FileNotFoundError(f"quality model_path {path!r} does not exist")
         return load_quality_model(path)
 
-    def process(self, docs: list[Doc]) -> list[Doc]:
+    def measure(self, docs: list[Doc]) -> list[dict[str, Any]]:
+        """``score``: P(high quality) of each doc's first ``max_chars`` chars, 4 decimals."""
         model, mode = self._model()
         lines = [tokenize(d.text[: self.max_chars], mode) for d in docs]
-        for doc, score in zip(docs, p_high(model, lines)):
-            doc.stats["score"] = round(score, 4)
-            if self.min_score is not None and doc.stats["score"] < self.min_score:
-                doc.reason = "low_quality"
-        return docs
-
-    def keep(self, doc: Doc) -> tuple[bool, str | None]:
-        self.process([doc])
-        return doc.reason is None, doc.reason
+        return [{"score": round(score, 4)} for score in p_high(model, lines)]

@@ -4,8 +4,9 @@ Two kinds, as in ``DESIGN.md``:
 
 * :class:`MapStage` sees a batch of :class:`~pipeline.record.Doc` and edits them in place
   (rewrite ``text``, fill ``stats``, set ``reason`` to reject, set ``error`` to quarantine).
-  It must not depend on batch boundaries or order. :class:`Filter` is the per-document
-  shorthand: implement ``keep(doc) -> (bool, rule | None)``.
+  It must not depend on batch boundaries or order. :class:`Filter` is the measure-then-decide
+  shorthand: implement ``measure(docs) -> list[stats]`` and a table of :class:`Rule`; the base
+  class fills ``stats`` and decides with :func:`decide`, which also runs on stored stats.
 * :class:`GlobalStage` needs the whole dataset. It is written as four phases that talk
   through Arrow tables, so any executor can run them locally or distribute them:
   ``scan`` (per shard) → ``reduce`` (per hash partition) → ``finalize`` (once, small data) →
@@ -23,6 +24,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -105,21 +108,126 @@ class MapStage(Stage):
         raise NotImplementedError
 
 
+#: Environment variable that turns on the stage contract checks (``run.py --debug`` sets it;
+#: executors' workers inherit it, and the Ray executor forwards every ``ZHCURATE_*`` variable).
+DEBUG_ENV = "ZHCURATE_DEBUG"
+
+
+def debug_checks() -> bool:
+    """True when ``$ZHCURATE_DEBUG`` is "1": workers check that stages keep their contract."""
+    return os.environ.get(DEBUG_ENV) == "1"
+
+
+class ContractError(RuntimeError):
+    """A stage broke its declared contract (e.g. ``edits = False`` but it changed a record's
+    text). Raised only with :func:`debug_checks` on; it stops the run, it does not quarantine."""
+
+
+#: A rule's predicate: (one document's stats, the stage instance) -> True when the doc fails.
+Predicate = Callable[[Mapping[str, Any], Any], bool]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named drop rule of a :class:`Filter`: ``fails(stats, params)`` is True to drop.
+
+    ``params`` is the stage instance (its dataclass fields are the thresholds); the predicate
+    reads only the stats and those fields, never the text or a model, so a decision can be
+    recomputed from a published version's stored stats. ``reads``: the parameters the
+    predicate reads (what a changed threshold can affect; see :meth:`Filter.decision_params`).
+    """
+
+    name: str
+    fails: Predicate
+    reads: tuple[str, ...] = ()
+
+
+def at_least(stat: str, param: str, name: str) -> Rule:
+    """Drop when ``stats[stat] < params.<param>``; a threshold of None disables the rule."""
+
+    def fails(stats: Mapping[str, Any], params: Any) -> bool:
+        limit = getattr(params, param)
+        return limit is not None and stats[stat] < limit
+
+    return Rule(name, fails, (param,))
+
+
+def at_most(stat: str, param: str, name: str) -> Rule:
+    """Drop when ``stats[stat] > params.<param>``; a threshold of None disables the rule."""
+
+    def fails(stats: Mapping[str, Any], params: Any) -> bool:
+        limit = getattr(params, param)
+        return limit is not None and stats[stat] > limit
+
+    return Rule(name, fails, (param,))
+
+
+def decide(stats: Mapping[str, Any], rules: Sequence[Rule], params: Any) -> str | None:
+    """The name of the first rule in ``rules`` that ``stats`` fails, or None to keep.
+
+    Pure: the same answer on a stage's fresh measurements and on stats read back from a
+    published version (``params`` is a stage instance; building one loads no model)."""
+    for rule in rules:
+        if rule.fails(stats, params):
+            return rule.name
+    return None
+
+
 @dataclass(frozen=True)
 class Filter(MapStage):
-    """Per-document keep/drop decision. ``keep`` may write measurements into ``doc.stats``;
-    it must not change ``text``, ``id`` or ``meta`` (``edits = False``: such a change would
-    not be stored)."""
+    """Measure, then decide by a table of rules.
+
+    A filter implements :meth:`measure` (batched where a model or segmenter pays for it) and
+    lists its :attr:`rules` in order; the base class stores each document's stats and rejects
+    it with the first failing rule's name. ``process`` and ``decide`` belong to the base
+    class: a subclass that overrides them is refused when it is defined. A filter must not
+    change ``text``, ``id`` or ``meta`` (``edits = False``: such a change would not be stored;
+    with ``--debug`` the run stops with :class:`ContractError` instead).
+    """
 
     edits: ClassVar[bool] = False
+    #: Drop rules in the order they are tried (first failure = the reason).
+    rules: ClassVar[tuple[Rule, ...]] = ()
+    #: Methods of the contract that a filter does not override.
+    _SEALED: ClassVar[tuple[str, ...]] = ("process", "process_doc", "decide")
 
-    def process_doc(self, doc: Doc) -> None:
-        ok, rule = self.keep(doc)
-        if not ok:
-            doc.reason = rule or "rejected"
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        sealed = [m for m in Filter._SEALED if m in vars(cls)]
+        if sealed:
+            raise TypeError(
+                f"{cls.__qualname__} overrides Filter.{sealed[0]}: a filter implements "
+                "measure(docs) and a rules table; the base class decides"
+            )
 
-    def keep(self, doc: Doc) -> tuple[bool, str | None]:
+    def measure(self, docs: list[Doc]) -> list[dict[str, Any]]:
+        """One stats dict per doc, in order (numbers, bools or short strings)."""
         raise NotImplementedError
+
+    def decide(self, stats: Mapping[str, Any]) -> str | None:
+        """The first failing rule's name for one doc's stats (:func:`decide`), or None."""
+        return decide(stats, self.rules, self)
+
+    @classmethod
+    def decision_params(cls) -> frozenset[str]:
+        """Parameters the rules read (their ``reads``): a changed one needs no re-measurement,
+        so ``measure`` never reads them. Every other parameter shapes the measurements
+        themselves (e.g. ``max_chars``) and changes stats only by running the stage again."""
+        return frozenset(p for rule in cls.rules for p in rule.reads)
+
+    def process(self, docs: list[Doc]) -> list[Doc]:
+        measured = self.measure(docs)
+        if len(measured) != len(docs):
+            raise ValueError(
+                f"{self.name}.measure returned {len(measured)} stats for {len(docs)} docs"
+            )
+        rules = self.rules
+        for doc, stats in zip(docs, measured):
+            doc.stats.update(stats)
+            reason = decide(stats, rules, self)
+            if reason is not None:
+                doc.reason = reason
+        return docs
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,7 +15,7 @@ from pipeline.progress import Progress
 from pipeline.record import Doc
 from pipeline.registry import STAGES
 from pipeline.runner import run
-from pipeline.stage import Filter
+from pipeline.stage import Filter, Rule
 from tests.conftest import run_cli, write_config
 
 GOOD = ["北京今天晴，最高气温十五度。", "这本书写得很好，推荐。", "上海地铁新线路开通。"]
@@ -81,12 +81,12 @@ class Explodes(Filter):
     """Test stage: raises on documents containing 炸, rejects those containing 差."""
 
     name: ClassVar[str] = "explodes"
+    rules: ClassVar[tuple[Rule, ...]] = (Rule("has_cha", lambda stats, params: stats["cha"] > 0),)
 
-    def keep(self, doc: Doc) -> tuple[bool, str | None]:
-        if "炸" in doc.text:
+    def measure(self, docs: list[Doc]) -> list[dict[str, Any]]:
+        if any("炸" in doc.text for doc in docs):
             raise ValueError("boom")
-        doc.stats["n"] = len(doc.text)
-        return ("差" not in doc.text), "has_cha"
+        return [{"n": len(doc.text), "cha": doc.text.count("差")} for doc in docs]
 
 
 def test_stage_errors_quarantine_only_the_culprit(tmp_path: Path, monkeypatch) -> None:
@@ -112,10 +112,10 @@ def test_stage_errors_quarantine_only_the_culprit(tmp_path: Path, monkeypatch) -
     assert q[0]["error"].startswith("ValueError: boom")
     rej = pq.read_table(version / "rejected").to_pylist()
     assert [(r["text"], r["reason"], json.loads(r["stats"])) for r in rej] == [
-        ("质量很差。", "explodes:has_cha", {"explodes": {"n": 5}})
+        ("质量很差。", "explodes:has_cha", {"explodes": {"n": 5, "cha": 1}})
     ]
     kept = pq.read_table(version / "data").to_pylist()
-    assert [json.loads(r["stats"]) for r in kept] == [{"explodes": {"n": 5}}] * 2
+    assert [json.loads(r["stats"]) for r in kept] == [{"explodes": {"n": 5, "cha": 0}}] * 2
 
 
 def test_too_many_stage_errors_fail_the_run(tmp_path: Path, monkeypatch) -> None:

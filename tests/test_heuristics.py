@@ -134,7 +134,7 @@ def test_reason(label: str, text: str, params: dict[str, Any], reason: str | Non
     "label,text,params,reason", [c for c in CASES if c[3] is not None], ids=lambda v: str(v)[:20]
 )
 def test_rule_can_be_disabled(label: str, text: str, params: dict[str, Any], reason: str) -> None:
-    param = next(p for _, _, p, rule in RULES if rule == reason)
+    [param] = next(rule.reads for rule in RULES if rule.name == reason)
     assert run(text, **{**params, param: None}).reason != reason
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,7 +15,7 @@ from pipeline.progress import Progress
 from pipeline.record import Doc
 from pipeline.registry import STAGES
 from pipeline.runner import run
-from pipeline.stage import Filter, MapStage
+from pipeline.stage import Filter, MapStage, Rule
 from tests.conftest import write_config
 
 
@@ -41,9 +41,10 @@ class SplitSentences(MapStage):
 @dataclass(frozen=True)
 class DropShort(Filter):
     name: ClassVar[str] = "drop_short"
+    rules: ClassVar[tuple[Rule, ...]] = (Rule("short", lambda stats, params: stats["chars"] <= 3),)
 
-    def keep(self, doc: Doc) -> tuple[bool, str | None]:
-        return len(doc.text) > 3, "short"
+    def measure(self, docs: list[Doc]) -> list[dict[str, Any]]:
+        return [{"chars": len(doc.text)} for doc in docs]
 
 
 @pytest.fixture(autouse=True)
