@@ -1,7 +1,7 @@
 """zhcurate command line: run, validate, stages, card, diff.
 
-Exit codes: 0 success, 1 run failure, 2 invalid config or arguments. Errors are one line on
-stderr (``--debug`` shows the traceback).
+Exit codes: ``pipeline.errors.ExitCode`` (listed by ``--help``). Errors are one line on stderr
+(``--debug`` shows the traceback). SIGTERM is handled like Ctrl-C (``pipeline.signals``).
 """
 
 from __future__ import annotations
@@ -23,6 +23,12 @@ from pipeline.cli_commands import (  # noqa: E402
     cmd_validate,
 )
 from pipeline.config import ConfigError  # noqa: E402
+from pipeline.errors import EXIT_CODE_HELP, ExitCode  # noqa: E402
+from pipeline.signals import Terminated, handle_stop_signals  # noqa: E402
+from pipeline.store import LockedError  # noqa: E402
+
+#: What the one line printed on Ctrl-C or SIGTERM adds (the finally blocks have run by then).
+STOPPED = "workers stopped, lock released; run the same command again to resume"
 
 EPILOG = """\
 --set takes dotted.key=value pairs; the value is parsed as YAML:
@@ -32,13 +38,20 @@ Inside stages, address a stage by list index or by type (the first stage of that
 """
 
 
+def exit_codes_text() -> str:
+    """The exit-code table of ``--help`` (from ``pipeline.errors``)."""
+    rows = [f"  {int(code):>3}  {text}" for code, text in EXIT_CODE_HELP.items()]
+    return "exit codes:\n" + "\n".join(rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="zhcurate",
         formatter_class=fmt,
         description="Curate raw Chinese text into versioned LLM training datasets.",
-        epilog="Run 'zhcurate COMMAND --help' for the options of a command.",
+        epilog="Run 'zhcurate COMMAND --help' for the options of a command.\n\n"
+        + exit_codes_text(),
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -158,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    handle_stop_signals()
     parser = build_parser()
     args = parser.parse_args(argv)
     # our messages at INFO; libraries' (botocore, urllib3 ...) only from WARNING up
@@ -167,18 +181,24 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except ConfigError as exc:
         print(f"zhcurate: config error: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    except LockedError as exc:
+        print(f"zhcurate: {exc}", file=sys.stderr)
+        return ExitCode.LOCKED
     except KeyboardInterrupt:
-        print("zhcurate: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        print("zhcurate: interrupted (Ctrl-C); " + STOPPED, file=sys.stderr)
+        return ExitCode.SIGINT
+    except Terminated:
+        print("zhcurate: stopped by SIGTERM; " + STOPPED, file=sys.stderr)
+        return ExitCode.SIGTERM
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
         if args.debug:
             raise
         from pipeline.errors import describe
 
         print(f"zhcurate: {describe(exc)}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(int(main()))
