@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from pipeline.cli_commands import (  # noqa: E402
 )
 from pipeline.config import ConfigError  # noqa: E402
 from pipeline.errors import EXIT_CODE_HELP, ExitCode  # noqa: E402
-from pipeline.signals import Terminated, handle_stop_signals  # noqa: E402
+from pipeline.signals import Terminated, handle_stop_signals, received  # noqa: E402
 from pipeline.store import LockedError  # noqa: E402
 
 #: What the one line printed on Ctrl-C or SIGTERM adds (the finally blocks have run by then).
@@ -170,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stopped(signum: int) -> ExitCode:
+    """Say how the run was stopped (one line); its exit code."""
+    how = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "stopped by SIGTERM"
+    print(f"zhcurate: {how}; {STOPPED}", file=sys.stderr)
+    return ExitCode.SIGINT if signum == signal.SIGINT else ExitCode.SIGTERM
+
+
 def main(argv: list[str] | None = None) -> int:
     handle_stop_signals()
     parser = build_parser()
@@ -186,12 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zhcurate: {exc}", file=sys.stderr)
         return ExitCode.LOCKED
     except KeyboardInterrupt:
-        print("zhcurate: interrupted (Ctrl-C); " + STOPPED, file=sys.stderr)
-        return ExitCode.SIGINT
+        return stopped(signal.SIGINT)
     except Terminated:
-        print("zhcurate: stopped by SIGTERM; " + STOPPED, file=sys.stderr)
-        return ExitCode.SIGTERM
+        return stopped(signal.SIGTERM)
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
+        if received() is not None:  # a stop signal that surfaced as another error
+            return stopped(received())
         if args.debug:
             raise
         from pipeline.errors import describe

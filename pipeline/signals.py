@@ -37,16 +37,24 @@ class Terminated(BaseException):
         self.signum = signum
 
 
-_stopping = False
+_received: int | None = None
 _installed = False
+
+
+def received() -> int | None:
+    """The stop signal this process received (SIGTERM or SIGINT), if any.
+
+    The exception a handler raises can surface as another one when it interrupts C code
+    (Ray's ``wait`` turns it into ``SystemError``): the CLI asks this instead."""
+    return _received
 
 
 def _on_signal(signum: int, frame: FrameType | None) -> None:
     """First SIGTERM/SIGINT: raise in the main thread; a second one: exit at once."""
-    global _stopping
-    if _stopping:
+    global _received
+    if _received is not None:
         os._exit(128 + signum)
-    _stopping = True
+    _received = signum
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
@@ -57,8 +65,8 @@ def handle_stop_signals() -> None:
 
     Call again after a library replaced them (``ray.init`` installs its own SIGTERM handler,
     which would exit without stopping anything)."""
-    global _stopping, _installed
-    _stopping, _installed = False, True
+    global _received, _installed
+    _received, _installed = None, True
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
 

@@ -59,10 +59,10 @@ def _config(corpus: Path, tmp_path: Path) -> Path:
     )
 
 
-def _start(config: Path) -> subprocess.Popen:
-    """``run.py run CONFIG`` in its own session (so its process group is its own)."""
+def _start(config: Path, *args: str) -> subprocess.Popen:
+    """``run.py run CONFIG ARGS`` in its own session (so its process group is its own)."""
     return subprocess.Popen(
-        [sys.executable, str(REPO / "run.py"), "run", str(config)],
+        [sys.executable, str(REPO / "run.py"), "run", str(config), *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -71,8 +71,9 @@ def _start(config: Path) -> subprocess.Popen:
     )
 
 
-def _group(pgid: int) -> list[int]:
-    """Live (not zombie) processes of process group ``pgid`` — orphans keep their group."""
+def _group(sid: int) -> list[int]:
+    """Live (not zombie) processes of session ``sid`` (the run's: started with a new
+    session, its pid is its session and group id) — orphans keep their session."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -81,7 +82,7 @@ def _group(pgid: int) -> list[int]:
             fields = (entry / "stat").read_bytes().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid and fields[0] != b"Z":
+        if int(fields[3]) == sid and fields[0] != b"Z":
             found.append(int(entry.name))
     return found
 
@@ -96,19 +97,20 @@ def _wait_for_workers(proc: subprocess.Popen, work: Path, timeout: float = 120) 
     pytest.fail(f"the run did not reach its stages (exit {proc.poll()})")
 
 
-def _gone(pgid: int, timeout: float = 5) -> list[int]:
-    """Processes of the group still alive after ``timeout`` seconds."""
+def _gone(sid: int, timeout: float = 5) -> list[int]:
+    """Processes of the session still alive after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while (left := _group(pgid)) and time.monotonic() < deadline:
+    while (left := _group(sid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
 
 
-def _stop(corpus: Path, tmp_path: Path, sig: signal.Signals, to_group: bool) -> str:
+def _stop(corpus: Path, tmp_path: Path, sig: signal.Signals, to_group: bool, *args: str) -> str:
     """Start a run, signal it once its workers are busy; returns its stderr after checking
-    it stopped cleanly: nothing of it left running, the lock free, nothing published."""
+    it stopped cleanly: nothing of it left running, the lock free, nothing published, and
+    the same command then publishes."""
     config = _config(corpus, tmp_path)
-    proc = _start(config)
+    proc = _start(config, *args)
     try:
         _wait_for_workers(proc, tmp_path / "out" / "t" / "_work")
         (os.killpg if to_group else os.kill)(proc.pid, sig)
@@ -122,7 +124,7 @@ def _stop(corpus: Path, tmp_path: Path, sig: signal.Signals, to_group: bool) -> 
     with DatasetStore(tmp_path / "out" / "t").lock():
         pass  # released
     assert not (tmp_path / "out" / "t" / "v0001").exists()
-    again = run_cli("run", str(config))
+    again = run_cli("run", str(config), *args)
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith("published ") and "/t/v0001: input 3000 " in again.stdout
     return stderr
@@ -149,6 +151,16 @@ def test_ctrl_c_to_the_process_group_prints_one_line(corpus: Path, tmp_path: Pat
 
 def test_sigterm_to_the_process_group_as_systemd_does(corpus: Path, tmp_path: Path) -> None:
     stderr = _stop(corpus, tmp_path, signal.SIGTERM, to_group=True)
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith(
+        "zhcurate: stopped by SIGTERM"
+    )
+
+
+def test_sigterm_on_ray_shuts_the_local_cluster_down(corpus: Path, tmp_path: Path) -> None:
+    """``ray.init`` installs a SIGTERM handler that only exits, and the signal interrupts
+    Ray's C code: the run still stops its cluster (raylet, GCS, workers) and exits 143."""
+    ray = ("--set", "executor.type=ray", "--set", "executor.num_cpus=2")
+    stderr = _stop(corpus, tmp_path, signal.SIGTERM, False, *ray)
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith(
         "zhcurate: stopped by SIGTERM"
     )
