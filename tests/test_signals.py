@@ -5,6 +5,7 @@ while its pool workers are busy."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -164,6 +165,23 @@ def test_sigterm_on_ray_shuts_the_local_cluster_down(corpus: Path, tmp_path: Pat
     assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith(
         "zhcurate: stopped by SIGTERM"
     )
+
+
+def test_workers_die_with_a_main_process_killed_by_sigkill(corpus: Path, tmp_path: Path) -> None:
+    """SIGKILL cannot be handled: the kernel ends the workers (``PR_SET_PDEATHSIG``) and
+    drops the lock; the same command then resumes and publishes."""
+    config = _config(corpus, tmp_path)
+    proc = _start(config)
+    try:
+        _wait_for_workers(proc, tmp_path / "out" / "t" / "_work")
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+        assert _gone(proc.pid) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # none left: the expected case
+            os.killpg(proc.pid, signal.SIGKILL)
+    again = run_cli("run", str(config))
+    assert again.returncode == 0, again.stderr
 
 
 def test_concurrent_run_exits_75_naming_the_holder(corpus: Path, tmp_path: Path) -> None:
