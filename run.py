@@ -197,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         return stopped(signal.SIGINT)
     except Terminated:
         return stopped(signal.SIGTERM)
+    except SystemExit:  # a library's own SIGTERM handler (Ray's exits 1) ran after ours
+        if received() is None:
+            raise
+        return stopped(received())
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
         if received() is not None:  # a stop signal that surfaced as another error
             return stopped(received())
