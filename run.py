@@ -1,7 +1,8 @@
 """zhcurate command line: run, validate, stages, card, diff.
 
-Exit codes: 0 success, 1 run failure, 2 invalid config or arguments. Errors are one line on
-stderr (``--debug`` shows the traceback and turns on the workers' stage contract checks).
+Exit codes: ``pipeline.errors.ExitCode`` (listed by ``--help``). Errors are one line on stderr
+(``--debug`` shows the traceback and turns on the workers' stage contract checks). SIGTERM is
+handled like Ctrl-C (``pipeline.signals``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -24,7 +26,13 @@ from pipeline.cli_commands import (  # noqa: E402
     cmd_validate,
 )
 from pipeline.config import ConfigError  # noqa: E402
+from pipeline.errors import EXIT_CODE_HELP, ExitCode  # noqa: E402
 from pipeline.redact import RedactingFilter, redact_url  # noqa: E402
+from pipeline.signals import Terminated, handle_stop_signals, received  # noqa: E402
+from pipeline.store import LockedError  # noqa: E402
+
+#: What the one line printed on Ctrl-C or SIGTERM adds (the finally blocks have run by then).
+STOPPED = "workers stopped, lock released; run the same command again to resume"
 
 EPILOG = """\
 --set takes dotted.key=value pairs; the value is parsed as YAML:
@@ -34,13 +42,20 @@ Inside stages, address a stage by list index or by type (the first stage of that
 """
 
 
+def exit_codes_text() -> str:
+    """The exit-code table of ``--help`` (from ``pipeline.errors``)."""
+    rows = [f"  {int(code):>3}  {text}" for code, text in EXIT_CODE_HELP.items()]
+    return "exit codes:\n" + "\n".join(rows)
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(
         prog="zhcurate",
         formatter_class=fmt,
         description="Curate raw Chinese text into versioned LLM training datasets.",
-        epilog="Run 'zhcurate COMMAND --help' for the options of a command.",
+        epilog="Run 'zhcurate COMMAND --help' for the options of a command.\n\n"
+        + exit_codes_text(),
     )
     parser.add_argument(
         "--debug",
@@ -163,7 +178,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stopped(signum: int) -> ExitCode:
+    """Say how the run was stopped (one line); its exit code."""
+    how = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "stopped by SIGTERM"
+    print(f"zhcurate: {how}; {STOPPED}", file=sys.stderr)
+    return ExitCode.SIGINT if signum == signal.SIGINT else ExitCode.SIGTERM
+
+
 def main(argv: list[str] | None = None) -> int:
+    handle_stop_signals()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.debug:  # read by the workers: pipeline.stage.debug_checks (they inherit it)
@@ -177,18 +200,28 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except ConfigError as exc:
         print(f"zhcurate: config error: {redact_url(str(exc))}", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
+    except LockedError as exc:
+        print(f"zhcurate: {exc}", file=sys.stderr)
+        return ExitCode.LOCKED
     except KeyboardInterrupt:
-        print("zhcurate: interrupted; run the same command again to resume", file=sys.stderr)
-        return 130
+        return stopped(signal.SIGINT)
+    except Terminated:
+        return stopped(signal.SIGTERM)
+    except SystemExit:  # a library's own SIGTERM handler (Ray's exits 1) ran after ours
+        if received() is None:
+            raise
+        return stopped(received())
     except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback
+        if received() is not None:  # a stop signal that surfaced as another error
+            return stopped(received())
         if args.debug:
             raise
         from pipeline.errors import describe
 
         print(f"zhcurate: {redact_url(describe(exc))}", file=sys.stderr)
-        return 1
+        return ExitCode.FAILED
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(int(main()))

@@ -7,12 +7,16 @@ reads and filters, so publishing only waits for the drawing itself.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 
-def _serve(conn: Connection) -> None:
+def _serve(conn: Connection, parent_pid: int) -> None:
+    from pipeline.signals import init_worker
+
+    init_worker(parent_pid)  # dies with the run; Ctrl-C is the parent's to handle
     import matplotlib.figure  # noqa: F401  (the slow import, done while the run works)
     from matplotlib.backends import backend_agg  # noqa: F401
 
@@ -33,7 +37,7 @@ class PlotWorker:
     def __init__(self) -> None:
         self._conn, child = multiprocessing.get_context("fork").Pipe()
         self._proc = multiprocessing.get_context("fork").Process(
-            target=_serve, args=(child,), daemon=True
+            target=_serve, args=(child, os.getpid()), daemon=True
         )
         self._proc.start()
 

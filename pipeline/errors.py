@@ -2,6 +2,33 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The CLI's exit codes, defined here only (``run.py --help`` lists them, with
+    :data:`EXIT_CODE_HELP`).
+
+    75 is ``EX_TEMPFAIL`` of sysexits.h; 130 and 143 are the shell's 128 + signal number."""
+
+    OK = 0
+    FAILED = 1
+    USAGE = 2
+    LOCKED = 75
+    SIGINT = 130
+    SIGTERM = 143
+
+
+#: One line per exit code, for ``--help`` and the docs.
+EXIT_CODE_HELP = {
+    ExitCode.OK: "published, or nothing new to publish",
+    ExitCode.FAILED: "run failed; nothing published, the same command resumes",
+    ExitCode.USAGE: "invalid config or arguments (found before any work)",
+    ExitCode.LOCKED: "another run holds the dataset's lock (EX_TEMPFAIL): retry later",
+    ExitCode.SIGINT: "stopped by Ctrl-C; workers stopped, lock released: rerun to resume",
+    ExitCode.SIGTERM: "stopped by SIGTERM; workers stopped, lock released: rerun to resume",
+}
+
 
 class StageUnavailable(RuntimeError):
     """A stage cannot run at all (e.g. its LLM engine is down after all retries): the run

@@ -11,9 +11,11 @@ store's guarantees are kept another way:
 * **never rewritten**: a version whose manifest exists is never written into; a name is
   re-checked just before the upload starts.
 * **latest**: a small object ``LATEST`` holding the version name, written after the manifest.
-* **one run at a time**: a local ``flock`` (this machine) plus a lock object ``.lock``
+* **one run at a time**: a local lock (``lockf``, this machine) plus a lock object ``.lock``
   created with exclusive create where the filesystem supports it (local, and S3 through
-  conditional writes); a lock left by a killed run on this host is taken over.
+  conditional writes). The object records the holder's host, pid and process start time; one
+  left by a dead run of this host (no such pid, or the pid now belongs to a later process) is
+  taken over. A holder on another host cannot be checked from here: delete the object.
 
 Intermediate shards, markers and the staging folder live in a POSIX ``work`` folder
 (``output.work_dir``: local, or a shared filesystem when the run spans several machines).
@@ -54,17 +56,46 @@ def upload_file(task: UploadTask) -> None:
     fs.put_file(task.local, path)
 
 
+def process_start(pid: int) -> str | None:
+    """When process ``pid`` started, as ``BOOT_ID:TICKS`` (Linux ``/proc``: the boot's id and
+    the start time in clock ticks since boot), or None if unknown (no such process, no /proc).
+    A pid, once its process is dead, can be reused; the pair identifies one process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            boot = fh.read().strip()
+    except (OSError, IndexError):
+        return None
+    return f"{boot}:{int(fields[19])}"  # field 22 of stat(5); fields[0] is field 3
+
+
+def lock_record() -> dict[str, Any]:
+    """What the lock object says about its holder: host, pid, process start, time taken."""
+    return {
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "start": process_start(os.getpid()),
+        "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
 def _alive_here(owner: dict[str, Any]) -> bool:
-    """Whether the lock's owner is a live process of this host (unknown hosts: assume so)."""
+    """Whether the lock's owner may be alive: True for another host (unknowable from here);
+    on this host, whether its pid runs and (if recorded) is still the same process."""
     if owner.get("host") != socket.gethostname():
         return True
     try:
-        os.kill(int(owner["pid"]), 0)
-    except (ProcessLookupError, ValueError, KeyError):
+        pid = int(owner["pid"])
+        os.kill(pid, 0)
+    except (ProcessLookupError, ValueError, KeyError, TypeError):
         return False
     except PermissionError:
+        pass  # another user's process: alive
+    started = owner.get("start")
+    if started is None or process_start(os.getpid()) is None:  # not recorded / no /proc here
         return True
-    return True
+    return process_start(pid) == started  # None: it ended meanwhile
 
 
 class RemoteDatasetStore:
@@ -85,11 +116,7 @@ class RemoteDatasetStore:
     @contextmanager
     def lock(self) -> Iterator[None]:
         with self.local.lock():
-            owner = {
-                "host": socket.gethostname(),
-                "pid": os.getpid(),
-                "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
+            owner = lock_record()
             self._take_lock(json.dumps(owner).encode())
             try:
                 yield
@@ -135,9 +162,9 @@ class RemoteDatasetStore:
             if _alive_here(holder):
                 raise LockedError(
                     f"another run of dataset {self.root.rsplit('/', 1)[-1]!r} is in progress "
-                    f"(host {holder.get('host')}, pid {holder.get('pid')}, since "
-                    f"{holder.get('since')}); refusing to run concurrently. If that run is "
-                    f"dead, delete the lock object {self.url(LOCK)}"
+                    f"(pid {holder.get('pid')} on {holder.get('host')} since "
+                    f"{holder.get('since')}); refusing to run concurrently — retry when it "
+                    f"has finished. If that run is dead, delete the lock object {self.url(LOCK)}"
                 )
             self.fs.rm_file(lock)  # left by a killed run of this host
         raise LockedError(f"could not take the lock {self.url(LOCK)}: it keeps changing")

@@ -2,8 +2,9 @@
 
 A version is built in a hidden temp folder and renamed into place, so it appears whole or
 not at all; once published its files are made read-only and never rewritten. ``latest`` is a
-symlink replaced atomically. One run per dataset at a time: an exclusive ``flock`` on
-``.lock`` (released by the kernel even after ``kill -9``).
+symlink replaced atomically. One run per dataset at a time: an exclusive POSIX lock
+(``lockf``) on ``.lock``, held by the run's main process only and released by the kernel when
+it ends, even after ``kill -9``; the file names the holder (``pid N on HOST since T``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import json
 import os
 import re
 import shutil
+import socket
 import stat
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +29,50 @@ VERSION_RE = re.compile(r"^v(\d{4,})$")
 
 
 class LockedError(Exception):
-    """Another run holds the dataset's lock."""
+    """Another run holds the dataset's lock (the CLI exits 75, ``EX_TEMPFAIL``)."""
+
+
+#: Lock files this process holds: POSIX locks do not conflict within one process.
+_HELD: set[str] = set()
+
+
+def lock_owner() -> str:
+    """How a lock names its holder: ``pid N on HOST since T`` (T in UTC, ISO 8601)."""
+    since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return f"pid {os.getpid()} on {socket.gethostname()} since {since}"
+
+
+@contextmanager
+def hold_lock(path: Path, what: str) -> Iterator[None]:
+    """An exclusive POSIX record lock (``lockf``) on ``path`` for the block.
+
+    The lock belongs to this process alone: forked workers do not inherit it (a ``flock``
+    they would), and the kernel drops it when the process ends, however it ends — so a lock
+    whose owner is gone is simply taken. The file records :func:`lock_owner` for the refusal
+    message; a stale record left by a dead run is overwritten."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = str(path.resolve())
+    if key in _HELD:  # checked before opening: closing any fd of the file drops our lock
+        raise LockedError(f"{what} is already locked by this process (lock: {path})")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "holder unknown"
+            raise LockedError(
+                f"another run of {what} is in progress ({holder}); refusing to run "
+                f"concurrently — retry when it has finished (lock: {path})"
+            ) from None
+        _HELD.add(key)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, lock_owner().encode(), 0)
+            yield
+        finally:
+            _HELD.discard(key)
+    finally:
+        os.close(fd)  # releases the lock
 
 
 class DatasetStore:
@@ -40,23 +86,9 @@ class DatasetStore:
 
     @contextmanager
     def lock(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
-                raise LockedError(
-                    f"another run of dataset {self.root.name!r} is in progress "
-                    f"({holder}); refusing to run concurrently — wait for it "
-                    f"to finish (lock: {self.root / '.lock'})"
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"pid {os.getpid()}".encode(), 0)
+        """Hold the dataset's lock for the block; :class:`LockedError` if another run has it."""
+        with hold_lock(self.root / ".lock", f"dataset {self.root.name!r}"):
             yield
-        finally:
-            os.close(fd)
 
     def versions(self) -> list[Path]:
         """Published versions (those with a manifest), oldest first."""

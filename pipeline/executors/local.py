@@ -1,4 +1,7 @@
-"""The local executor: a process pool over tasks (inline when one worker is asked for)."""
+"""The local executor: a process pool over tasks (inline when one worker is asked for).
+
+Workers die with the main process (``pipeline.signals.init_worker``) and ignore Ctrl-C: on
+Ctrl-C or SIGTERM the main process kills them (:meth:`LocalExecutor.terminate`) and exits."""
 
 from __future__ import annotations
 
@@ -9,6 +12,10 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any
 
 from pipeline.executors import submit_order
+from pipeline.signals import init_worker
+
+#: Seconds :meth:`LocalExecutor.terminate` waits for each killed worker to be reaped.
+STOP_TIMEOUT_S = 5.0
 
 
 def preload_for_workers() -> None:
@@ -33,7 +40,10 @@ class LocalExecutor:
         if self._pool is None:
             preload_for_workers()
             self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=multiprocessing.get_context("fork")
+                self.workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=init_worker,
+                initargs=(os.getpid(),),
             )
         return self._pool
 
@@ -63,13 +73,29 @@ class LocalExecutor:
                     results[futures[fut]] = fut.result()
                     if on_result:
                         on_result(results[futures[fut]])
-        except BaseException:
+        except BaseException as exc:
             for fut in pending:
                 fut.cancel()
+            if not isinstance(exc, Exception):  # Ctrl-C, SIGTERM: do not wait for the tasks
+                self.terminate()
             raise
         return results
 
     def close(self) -> None:
+        """Let running tasks finish, start no new ones, end the workers."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    def terminate(self) -> None:
+        """Kill the workers now (their tasks' partial outputs are temp files: a rerun redoes
+        those tasks) and wait until they are gone, at most ``STOP_TIMEOUT_S``."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        for proc in procs:
+            proc.kill()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for proc in procs:
+            proc.join(STOP_TIMEOUT_S)

@@ -27,6 +27,7 @@ from typing import Any
 
 from pipeline.executors import submit_order
 from pipeline.executors.ray_cluster import cluster_cpus, init_kwargs
+from pipeline.signals import restore_stop_signals
 
 #: Attempts Ray makes after a task's worker process or node dies (or it raises OSError).
 MAX_RETRIES = 4
@@ -54,6 +55,7 @@ class RayExecutor:
         self._owns_connection = not ray.is_initialized()
         if self._owns_connection:
             ray.init(**init_kwargs(cfg))
+            restore_stop_signals()  # ray.init's SIGTERM handler exits without ray.shutdown
         self.cpus = cluster_cpus()
         self.workers = cfg.get("workers") or self.cpus
         self.inflight = cfg.get("workers") or INFLIGHT_PER_CPU * self.cpus
