@@ -155,7 +155,9 @@ class Normalize(MapStage):
     """
 
     name: ClassVar[str] = "normalize"
-    version: ClassVar[str] = "1"
+    #: 2: ``html: auto`` takes one well-formed element for markup; C1 controls are removed
+    #: (NEL -> newline) instead of ftfy's cp1252 remapping (U+0085 -> …).
+    version: ClassVar[str] = "2"
 
     html: Literal["auto", "always", "never"] = "auto"
     t2s: bool = True

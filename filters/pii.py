@@ -149,7 +149,8 @@ RULES: tuple[_Rule, ...] = (
         "email",
         re.compile(
             r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?:"
-            r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}" + _NOT_ALNUM_AFTER
+            r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+            + _NOT_ALNUM_AFTER
             + rf"|\[(?:{_IPV4}|IPv6:[0-9A-Fa-f:.]{{2,45}})\]|{_IPV4}(?!\.?\d))"
         ),
     ),

@@ -39,7 +39,12 @@ def run(text: str, **params: object) -> Doc:
         ("公共DNS：240c::6666 和 2400:3200::1", "公共DNS：<IP> 和 <IP>", "ip", 2),
         ("访问 [2001:4860:4860::8888]:53 即可", "访问 [<IP>]:53 即可", "ip", 1),
         # an email whose domain is an IP literal is masked whole, local part included
-        ("发信到 admin@123.123.123.123 或 root@[10.1.2.3]", "发信到 <EMAIL> 或 <EMAIL>", "email", 2),
+        (
+            "发信到 admin@123.123.123.123 或 root@[10.1.2.3]",
+            "发信到 <EMAIL> 或 <EMAIL>",
+            "email",
+            2,
+        ),
         ("联系 user@[IPv6:2001:db8::1] 即可", "联系 <EMAIL> 即可", "email", 1),
         # QQ / WeChat only after an explicit prefix; only the id is masked
         ("有问题加QQ：12345678，或者qq号 876543210", "有问题加QQ：<QQ>，或者qq号 <QQ>", "qq", 2),
