@@ -279,7 +279,7 @@ class Pii(MapStage):
     #: 2: public IPs only by default, IPv6, emails at IP literals masked whole.
     version: ClassVar[str] = "2"
 
-    #: Which IP addresses become <IP>: "public" (globally routable only; private, loopback,
+    #: Which IP addresses are masked: "public" (globally routable only; private, loopback,
     #: link-local and documentation ranges identify nobody, as in datatrove), "all", "none".
     ips: IpScope = "public"
 
