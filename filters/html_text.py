@@ -22,6 +22,14 @@ _TAG = re.compile(
     r"style|table|td|tr|ul)\b[^<>]{0,500}>",
     re.IGNORECASE,
 )
+#: An element of a known tag: opening tag (with optional attributes), text without markup,
+#: and the matching closing tag. Prose that mentions "<" and ">" (a<b, List<String>, 用<p>分段)
+#: has no closing tag of the same name, and 《》〈〉 are other characters.
+_KNOWN = (
+    "a|abbr|b|blockquote|code|dd|div|dl|dt|em|font|h[1-6]|i|li|ol|p|pre|small|span|strong|sub|"
+    "sup|table|td|th|tr|u|ul"
+)
+_ELEMENT = re.compile(rf"<({_KNOWN})(?:\s[^<>]{{0,500}})?>[^<>]{{0,2000}}</\1\s*>", re.IGNORECASE)
 _DOC_START = re.compile(r"^\s*(?:<!doctype\s+html|<html\b)", re.IGNORECASE)
 _HTML_SPACE = re.compile(r"[ \t\r\n\f]+")
 _DROP = ["script", "style", "noscript", "template", "head", "svg", "iframe"]
@@ -32,13 +40,17 @@ MIN_TAGS = 3
 
 
 def looks_like_html(text: str) -> bool:
-    """True for a document start (doctype/<html>) or at least ``MIN_TAGS`` known HTML tags.
+    """True for a document start (doctype/<html>), one well-formed element of a known tag
+    (``<p>这是个测试</p>``, ``<a href=…>测试</a>``), or at least ``MIN_TAGS`` known tags.
 
-    Chinese prose that quotes one or two tags (``用<br>换行``) is not taken for markup.
+    Chinese prose that quotes one or two tags (``用<br>换行``) or compares (``a<b``, ``c>d``)
+    is not taken for markup; a tutorial that quotes a whole element (``<b>粗体</b>``) is.
     """
-    if "<" not in text:
+    if "<" not in text or ">" not in text:
         return False
     if _DOC_START.match(text):
+        return True
+    if "</" in text and _ELEMENT.search(text):
         return True
     return any(i + 1 >= MIN_TAGS for i, _ in enumerate(_TAG.finditer(text)))
 

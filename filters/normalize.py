@@ -5,10 +5,14 @@ Steps, in order (each cheap: ``str.translate`` or one compiled regex, no per-cha
 1. HTML -> text when the input is markup (``html``: auto/always/never). selectolax (lexbor)
    drops script/style/head; block elements (p, div, br, li, tr, td, h1-h6 ...) become line breaks,
    other whitespace collapses as a browser would.
-2. Broken Unicode: ftfy ``fix_text`` (mojibake, HTML entities, C1 controls, ligatures) with
-   ``fix_character_width`` and ``uncurl_quotes`` OFF, so ，。！？“” are untouched. ftfy costs
-   ~25 us/record even on clean text, so it only runs when a cheap regex sees a sign of what it
-   fixes (UTF-8 read as Latin-1/cp1252, an HTML entity, a ligature, an escape sequence).
+2. Broken Unicode: first, C1 controls (U+0080-009F) that are not part of a UTF-8 sequence read
+   as Latin-1/cp1252 are removed and NEL (U+0085) becomes "\\n": ftfy would otherwise turn a
+   stray U+0084/0085/0080 into „ … € (its ``fix_encoding`` remaps C1 controls to cp1252 even
+   with ``fix_c1_controls`` off). Then ftfy ``fix_text`` (mojibake, HTML entities,
+   ligatures) with ``fix_c1_controls``, ``fix_character_width`` and ``uncurl_quotes`` OFF, so
+   ，。！？“” are untouched and 文 read as Latin-1 (``æ\\x96\\x87``, C1 inside) is repaired.
+   ftfy costs ~25 us/record even on clean text, so it only runs when a cheap regex sees a sign
+   of what it fixes (UTF-8 read as Latin-1/cp1252, an HTML entity, a ligature, an escape).
 3. Characters, in one translate table:
    * full-width ASCII letters, digits and symbols ＂＃＄％＆＇＊＋－．／＜＝＞＠［＼］＾＿｀｛｜｝
      fold to ASCII; the Chinese clause/sentence marks ！（），：；？ and ～ stay full-width
@@ -59,6 +63,17 @@ _FTFY_GATE = re.compile(
     "\u02dc\u2013\u2014\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122]"
     r"|[\x80-\x9f\ufb00-\ufb06\x1b\ud800-\udfff]|&(?:#\d{2,7}|#[xX][0-9a-fA-F]{2,6}|[A-Za-z]{2,8});"
 )
+#: Latin-1/cp1252 renderings of a UTF-8 continuation byte (0x80-0xBF).
+_CONT = (
+    "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
+    "\u2018-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
+)
+#: A whole UTF-8 sequence read as Latin-1/cp1252 (kept for ftfy), or a lone C1 control.
+_C1_OR_MOJIBAKE = re.compile(
+    rf"([\u00c2-\u00df][{_CONT}]|[\u00e0-\u00ef][{_CONT}]{{2}}|[\u00f0-\u00f4][{_CONT}]{{3}})"
+    r"|[\x80-\x9f]"
+)
+_C1 = re.compile(r"[\x80-\x9f]")
 _MULTI_SPACE = re.compile(r" {2,}")
 _LINE_EDGES = re.compile(r"[ \t]*\n[ \t]*")
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -89,12 +104,31 @@ def _ftfy_config():
     import ftfy
 
     return ftfy.TextFixerConfig(
-        fix_character_width=False, uncurl_quotes=False, normalization="NFC", explain=False
+        fix_c1_controls=False,
+        fix_character_width=False,
+        uncurl_quotes=False,
+        normalization="NFC",
+        explain=False,
     )
 
 
+def _lone_c1(m: re.Match[str]) -> str:
+    if m.group(1) is not None:
+        return m.group(1)
+    return "\n" if m.group() == "\x85" else ""
+
+
+def drop_lone_c1(text: str) -> str:
+    """C1 controls outside UTF-8-read-as-Latin-1 sequences removed, NEL -> "\\n"."""
+    if _C1.search(text) is None:
+        return text
+    return _C1_OR_MOJIBAKE.sub(_lone_c1, text)
+
+
 def fix_broken_unicode(text: str) -> str:
-    """ftfy ``fix_text`` when the gate regex sees something to fix, then NFC."""
+    """Lone C1 controls removed, ftfy ``fix_text`` when the gate regex sees something to fix,
+    then NFC."""
+    text = drop_lone_c1(text)
     if _FTFY_GATE.search(text):
         import ftfy
 
@@ -155,7 +189,9 @@ class Normalize(MapStage):
     """
 
     name: ClassVar[str] = "normalize"
-    version: ClassVar[str] = "1"
+    #: 2: ``html: auto`` takes one well-formed element for markup; C1 controls are removed
+    #: (NEL -> newline) instead of ftfy's cp1252 remapping (U+0085 -> …).
+    version: ClassVar[str] = "2"
 
     html: Literal["auto", "always", "never"] = "auto"
     t2s: bool = True

@@ -2,7 +2,8 @@
 
 Kinds, in the order they are masked (earlier kinds protect their digits from later ones):
 
-1. ``<EMAIL>``: local@domain.tld (ASCII).
+1. ``<EMAIL>``: local@domain.tld (ASCII), or local@ an IP literal (``name@1.2.3.4``,
+   ``name@[1.2.3.4]``, ``name@[IPv6:2001:db8::1]``): the whole address, local part included.
 2. ``<QQ>``: a 5-11 digit number right after a QQ prefix (QQ, qq号, QQ群, 扣扣, 企鹅号 + optional
    ：/: and spaces). Only the number is masked: "QQ：<QQ>". Without a prefix a QQ number is
    just a number and stays.
@@ -20,17 +21,26 @@ Kinds, in the order they are masked (earlier kinds protect their digits from lat
    (2023.10.01.12, 1.2.3.4.5), not after "v", "version", "ver" or "版本" (v1.2.3.4), and not
    four single digits: on the DEV web data every such match was a section number (6.2.3.1),
    a list or a dental formula (3.1.4.2), and 8.8.8.8-style addresses are public servers.
+   IPv6 (full or ``::``-compressed, valid for :mod:`ipaddress`) that contains a decimal digit
+   and has 3+ groups, a 4-digit group or a leading ``::`` (so ``CDC::Add``, ``1::2`` and
+   times are not addresses). With ``ips: public`` (default, as datatrove's PII formatter) only
+   addresses that :attr:`ipaddress.IPv4Address.is_global` are masked: private (10/8,
+   172.16/12, 192.168/16, fc00::/7), loopback (127/8, ::1), link-local (169.254/16, fe80::/10),
+   shared (100.64/10) and documentation (192.0.2/24, 2001:db8::/32) addresses identify nobody
+   and are common in technical text (路由器登录192.168.1.1). ``ips: all`` masks every address,
+   ``ips: none`` none.
 
 Stats: the number of masks of each kind (all keys always present).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pipeline.record import Doc
 from pipeline.stage import MapStage
@@ -93,6 +103,26 @@ def _ip(m: re.Match[str]) -> bool:
     return _VERSION_BEFORE.search(m.string, max(0, m.start() - 12), m.start()) is None
 
 
+def _ipv6(m: re.Match[str]) -> bool:
+    """A valid IPv6 address with a digit and 3+ groups, a 4-digit group or a leading "::"."""
+    text = m.group(0)
+    groups = [g for g in text.split(":") if g]
+    if not any(c.isdigit() for c in text):
+        return False
+    if len(groups) < 3 and not any(len(g) == 4 for g in groups) and not text.startswith("::"):
+        return False
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def is_public_ip(address: str) -> bool:
+    """True for a globally routable IPv4/IPv6 address (:attr:`ipaddress.IPv4Address.is_global`)."""
+    return ipaddress.ip_address(address).is_global
+
+
 def _wechat(m: re.Match[str]) -> bool:
     """An explicit separator (：, 号) or an id that is not a plain word ("用微信 WeChat 支付")."""
     return bool(re.search(r"[:：号]", m.group("sep"))) or not m.group(2).isalpha()
@@ -106,15 +136,22 @@ class _Rule:
     valid: Callable[[re.Match[str]], bool] | None = None
     #: group to replace (0 = whole match); the rest of the match is kept.
     group: int = 0
+    #: key of :func:`_gates` that must be true for the rule to run (default: ``kind``).
+    gate: str = ""
+    #: the match is an IP address, masked according to the stage's ``ips`` option.
+    address: bool = False
 
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
 RULES: tuple[_Rule, ...] = (
     _Rule(
         "email",
         re.compile(
-            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+            r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@(?:"
+            r"[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
             + _NOT_ALNUM_AFTER
+            + rf"|\[(?:{_IPV4}|IPv6:[0-9A-Fa-f:.]{{2,45}})\]|{_IPV4}(?!\.?\d))"
         ),
     ),
     _Rule(
@@ -156,7 +193,14 @@ RULES: tuple[_Rule, ...] = (
             r"(?<![\d+])(?:(?:\+|00)?86[ -]?|[(（]\+?86[)）]\s?)?1[3-9]\d([ -]?)\d{4}\1\d{4}(?!\d)"
         ),
     ),
-    _Rule("ip", re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\d)"), valid=_ip),
+    _Rule(
+        "ip",
+        re.compile(r"(?<![0-9A-Za-z:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![0-9A-Za-z:])"),
+        valid=_ipv6,
+        gate="ipv6",
+        address=True,
+    ),
+    _Rule("ip", re.compile(rf"(?<![\d.]){_IPV4}(?!\.?\d)"), valid=_ip, address=True),
 )
 PLACEHOLDERS = {r.kind: f"<{r.kind.upper()}>" for r in RULES}
 
@@ -164,6 +208,9 @@ PLACEHOLDERS = {r.kind: f"<{r.kind.upper()}>" for r in RULES}
 #: 72k DEV records; most documents have no candidate at all). Digit kinds need 4 digits in a
 #: row (every phone, ID and card format has one) or a digit-dot-digit (IPv4).
 _DIGIT_GATE = re.compile(r"\d{4}|\d\.\d")
+#: Two colons with at most 4 hex digits between them: every IPv6 address has one.
+_IPV6_GATE = re.compile(r":[0-9A-Fa-f]{0,4}:")
+IpScope = Literal["public", "all", "none"]
 
 
 def _gates(text: str) -> dict[str, bool]:
@@ -190,19 +237,25 @@ def _gates(text: str) -> dict[str, bool]:
         "bank_card": digits,
         "phone": digits,
         "ip": digits,
+        "ipv6": ":" in text and _IPV6_GATE.search(text) is not None,
     }
 
 
-def mask(text: str) -> tuple[str, dict[str, int]]:
-    """``text`` with every identifier replaced by its placeholder, and counts per kind."""
+def mask(text: str, ips: IpScope = "public") -> tuple[str, dict[str, int]]:
+    """``text`` with every identifier replaced by its placeholder, and counts per kind.
+
+    ``ips``: which IP addresses to mask (public / all / none, see the module doc).
+    """
     counts = dict.fromkeys(PLACEHOLDERS, 0)
     gates = _gates(text)
     for rule in RULES:
-        if not gates[rule.kind]:
+        if not gates[rule.gate or rule.kind] or (rule.address and ips == "none"):
             continue
 
         def sub(m: re.Match[str], rule: _Rule = rule) -> str:
             if rule.valid is not None and not rule.valid(m):
+                return m.group(0)
+            if rule.address and ips == "public" and not is_public_ip(m.group(0)):
                 return m.group(0)
             counts[rule.kind] += 1
             if rule.group == 0:
@@ -216,15 +269,24 @@ def mask(text: str) -> tuple[str, dict[str, int]]:
 
 @dataclass(frozen=True)
 class Pii(MapStage):
-    """Mask phone, ID card, bank card, email, IPv4, QQ and WeChat ids (rules in module doc).
+    """Mask phone, ID card, bank card, email, IP, QQ and WeChat ids (rules in module doc).
 
     Stats: ``phone``, ``id_card``, ``bank_card``, ``email``, ``ip``, ``qq``, ``wechat``: number
     of masks of each kind in the document.
     """
 
     name: ClassVar[str] = "pii"
-    version: ClassVar[str] = "1"
+    #: 2: public IPs only by default, IPv6, emails at IP literals masked whole.
+    version: ClassVar[str] = "2"
+
+    #: Which IP addresses are masked: "public" (globally routable only; private, loopback,
+    #: link-local and documentation ranges identify nobody, as in datatrove), "all", "none".
+    ips: IpScope = "public"
+
+    def __post_init__(self) -> None:
+        if self.ips not in ("public", "all", "none"):
+            raise ValueError(f"ips must be public, all or none, not {self.ips!r}")
 
     def process_doc(self, doc: Doc) -> None:
-        doc.text, counts = mask(doc.text)
+        doc.text, counts = mask(doc.text, self.ips)
         doc.stats.update(counts)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from filters.boilerplate import Boilerplate, line_patterns, load_patterns
+from filters.boilerplate import Boilerplate, line_patterns, load_pattern_set, load_patterns
 from filters.line_patterns import LinePatterns, required_literals, split_alternatives
 from pipeline.inline import run_global
 from pipeline.record import Doc
@@ -242,3 +243,138 @@ def test_scan_partitions_are_int32() -> None:
     stage = Boilerplate(min_doc_count=2)
     scan = stage.scan([Doc("a", BODY_1 + "\n" + BODY_2), Doc("b", BODY_1)], 0)
     assert scan.schema.field("_part").type == pa.int32()
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "web"
+
+
+def test_wechat_article_chrome_removed_body_kept() -> None:
+    page = (FIXTURES / "wechat_article.md").read_text(encoding="utf-8")
+    body = (FIXTURES / "wechat_article.body.txt").read_text(encoding="utf-8").splitlines()
+    doc = clean(page)
+    kept = [ln for ln in doc.text.split("\n") if ln.strip()]
+    assert kept == body
+    chrome = {ln.strip() for ln in page.split("\n") if ln.strip()} - set(body)
+    assert len(chrome) >= 30
+    assert not chrome & set(kept)
+    assert doc.reason is None
+
+
+PORTAL_CHROME = [
+    "返回搜狐，查看更多",
+    "声明：该文观点仅代表作者本人，搜狐号系信息发布平台，搜狐仅提供信息存储空间服务。",
+    "特别声明：以上内容(如有图片或视频亦包括在内)为自媒体平台“网易号”用户上传并发布，本平台仅提供信息存储服务。",
+    "打开网易新闻 查看精彩图片",
+    "本文来源：新京报 责任编辑：王晓_NBJS7152",
+    "海量资讯、精准解读，尽在新浪财经APP",
+    "新浪声明：此消息系转载自新浪合作媒体，新浪网登载此文出于传递更多信息之目的。",
+    "文章关键词： 春运 铁路",
+    "我要反馈",
+    "举报 / 分享到",
+    "分享到： 微博 微信 QQ空间",
+    "免责声明：本内容来自腾讯平台创作者，不代表腾讯新闻或腾讯网的观点和立场。",
+    "打开腾讯新闻，查看更多精彩资讯",
+]
+FORUM_CHROME = [
+    "发表于 2013-3-12 10:22 | 只看该作者",
+    "楼主",
+    "沙发",
+    "板凳",
+    "5#",
+    "回复 引用 举报",
+    "回复 支持 反对",
+    "使用道具 举报",
+    "本帖最后由 老王 于 2013-3-12 10:30 编辑",
+    "春游.jpg (32.35 KB, 下载次数: 0)",
+    "1.png (32.35 KB, 下载次数: 0)",  # ChineseWebText CC sample, a Discuz attachment
+    "下载附件 保存到相册",
+    "马上注册，结交更多好友，享用更多功能，让你轻松玩转社区。",
+    "您需要 登录 才可以下载或查看，没有帐号？立即注册",
+    "查看: 1234|回复: 56",
+    "返回列表 发表回复",
+    "回复 1# 老王 的帖子",
+]
+FORUM_POST = "周末带孩子去了西湖边的植物园，樱花开得正好，人也不算太多，推荐大家趁早去看看。"
+
+
+def test_portal_chrome_lines_removed() -> None:
+    text = "\n".join([BODY_1, *PORTAL_CHROME, BODY_2])
+    doc = clean(text)
+    assert doc.text == f"{BODY_1}\n{BODY_2}"
+    assert doc.stats["lines_removed_pattern"] == len(PORTAL_CHROME)
+
+
+def test_forum_chrome_lines_removed() -> None:
+    text = "\n".join(["老王", FORUM_CHROME[0], FORUM_CHROME[1], FORUM_POST, *FORUM_CHROME[2:]])
+    doc = clean(text)
+    assert doc.text == f"老王\n{FORUM_POST}"
+    assert doc.stats["lines_removed_pattern"] == len(FORUM_CHROME)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # button words inside sentences, and as replies in a chat (no WeChat/forum page signal)
+        "如果取消了午休，下午容易犯困。",
+        "航班取消以后，航空公司允许乘客免费改签一次。",
+        "知道了",
+        "取消",
+        "好的，我知道了，明天见。",
+        "他把这次旅行的照片分享给了大家。",
+        "举报之后平台很快就处理了。",
+        "楼主说得对，我也是这么想的。",
+        "回复：谢谢你的建议",
+        "在看电影的时候手机要静音。",
+        "赞同你的观点",
+        "……",
+        "***",
+        "▼",
+        "滑动解锁以后才能看到下一个页面的内容，这个设计很贴心。",
+        "我用微信扫一扫付款，很方便，也不用带零钱。",
+        "预览时请注意检查标签是否正确。",
+    ],
+)
+def test_false_positive_lines_kept(line: str) -> None:
+    text = f"{BODY_1}\n{line}\n{BODY_2}"
+    doc = clean(text)
+    assert doc.text == text, line
+
+
+def test_button_lines_removed_only_on_wechat_pages() -> None:
+    chat = "你明天还来吗\n知道了\n取消\n好的"
+    assert clean(chat).text == chat
+    page = f"{BODY_1}\n知道了\n取消 允许\n{BODY_2}\n轻点两下取消赞"
+    assert clean(page).text == f"{BODY_1}\n{BODY_2}"
+
+
+def test_punctuation_line_runs_removed() -> None:
+    text = f"{BODY_1}\n：\n\n，\n\n。\n{BODY_2}\n……\n{BODY_1}"
+    doc = clean(text)
+    assert doc.text == f"{BODY_1}\n\n{BODY_2}\n……\n{BODY_1}"
+    assert doc.stats["lines_removed_pattern"] == 3
+
+
+def test_long_image_line_counts_visible_length() -> None:
+    url = "https://mmbiz.qpic.cn/mmbiz_jpg/" + "a1" * 40 + "/640?wx_fmt=jpeg&from=appmsg"
+    doc = clean(f"{BODY_1}\n![Image 2: 图片]({url})\n{BODY_2}")
+    assert doc.text == f"{BODY_1}\n{BODY_2}"
+
+
+def test_page_kind_patterns_compile_like_plain_alternation(tmp_path: Path) -> None:
+    ps = load_pattern_set()
+    assert set(ps.contexts) == set(ps.markers) == {"crawler", "wechat", "forum"}
+    page = (FIXTURES / "wechat_article.md").read_text(encoding="utf-8").split("\n")
+    lines = page + FORUM_CHROME + PORTAL_CHROME + ["知道了。", "回复", "楼主说得对"]
+    for patterns in ps.contexts.values():
+        plain = re.compile("|".join(f"(?:{p})" for p in patterns))
+        fast = LinePatterns.compile(patterns)
+        assert fast.always is None
+        for line in lines:
+            assert fast.matches(line) is bool(plain.search(line)), line
+    bad = tmp_path / "p.txt"
+    bad.write_text("[nokind] ^x$  # a pattern for an undeclared kind\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="no '@context nokind' marker"):
+        load_pattern_set(bad)
+    bad.write_text("ok\n[wechat] (unclosed\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"p\.txt:2: bad regex"):
+        load_pattern_set(bad)

@@ -38,6 +38,14 @@ def run(text: str, **params: object) -> Doc:
         ("ä¸\xadæ–‡ç½‘ç«™", "中文网站"),
         ("&amp;quot;闹市一女子&amp;quot;&nbsp;", '"闹市一女子"'),
         ("萨尔科奇所喜欢的&lt;&lt;星期日&gt;&gt;杂志", "萨尔科奇所喜欢的<<星期日>>杂志"),
+        # C1 controls outside mojibake are removed (NEL -> newline), never cp1252 punctuation
+        ("价格\x80100元\x84引用\x85下一行", "价格100元引用\n下一行"),
+        ("中文\x85第二行\x9f。", "中文\n第二行。"),
+        ("Hello\x85world \x93quoted\x94", "Hello\nworld quoted"),
+        # ... while UTF-8 read as Latin-1 (C1 controls inside the sequences) is still repaired
+        ("ä¸\xadæ\x96\x87ç½\x91ç«\x99", "中文网站"),
+        ("æ\x96\x87ç«\xa0\x85下一段", "文章\n下一段"),
+        ("â\x80\x9c引号â\x80\x9d与caf\u00c3\u00a9", "“引号”与café"),
         # a JSON surrogate pair becomes one emoji
         ("表情\ud83d\ude00好", "表情😀好"),
         # mixed zh/en text and emoji are untouched

@@ -10,9 +10,9 @@ from pipeline.record import Doc
 KINDS = {"phone", "id_card", "bank_card", "email", "ip", "qq", "wechat"}
 
 
-def run(text: str) -> Doc:
+def run(text: str, **params: object) -> Doc:
     doc = Doc(id="t", text=text)
-    Pii().process([doc])
+    Pii(**params).process([doc])  # type: ignore[arg-type]
     return doc
 
 
@@ -33,7 +33,19 @@ def run(text: str) -> Doc:
         ("Visa 4367-4201-2345-6781 已绑定", "Visa <BANK_CARD> 已绑定", "bank_card", 1),
         # emails, IPs
         ("简历请发送至 hr.zhang@example.com.cn 谢谢", "简历请发送至 <EMAIL> 谢谢", "email", 1),
-        ("服务器地址192.168.1.1，备用10.0.0.254。", "服务器地址<IP>，备用<IP>。", "ip", 2),
+        ("服务器地址202.96.128.86，备用61.135.169.121。", "服务器地址<IP>，备用<IP>。", "ip", 2),
+        # public IPv6 (full, compressed, China DNS 240c::6666), bracketed with a port
+        ("我的地址是2408:8207:1851:5a40:1d2e:3f4a:5b6c:7d8e。", "我的地址是<IP>。", "ip", 1),
+        ("公共DNS：240c::6666 和 2400:3200::1", "公共DNS：<IP> 和 <IP>", "ip", 2),
+        ("访问 [2001:4860:4860::8888]:53 即可", "访问 [<IP>]:53 即可", "ip", 1),
+        # an email whose domain is an IP literal is masked whole, local part included
+        (
+            "发信到 admin@123.123.123.123 或 root@[10.1.2.3]",
+            "发信到 <EMAIL> 或 <EMAIL>",
+            "email",
+            2,
+        ),
+        ("联系 user@[IPv6:2001:db8::1] 即可", "联系 <EMAIL> 即可", "email", 1),
         # QQ / WeChat only after an explicit prefix; only the id is masked
         ("有问题加QQ：12345678，或者qq号 876543210", "有问题加QQ：<QQ>，或者qq号 <QQ>", "qq", 2),
         ("欢迎加入QQ群：123456789交流", "欢迎加入QQ群：<QQ>交流", "qq", 1),
@@ -69,6 +81,12 @@ def test_masked(text: str, masked: str, kind: str, n: int) -> None:
         "用微信 WeChat 支付很方便",  # a plain word after 微信 is not an id
         "@小明 你好，周末一起吃饭",  # a Weibo mention is not an email
         "人口约1400000000人，面积9600000平方公里",
+        # private, loopback, link-local, shared and documentation addresses identify nobody
+        "路由器登录192.168.1.1，账号admin",
+        "内网10.0.0.254、172.16.8.1、127.0.0.1、169.254.12.34、100.64.0.1",
+        "IPv6 本地 ::1、fe80::1ff:fe23:4567:890a、fd12:3456:789a::1，文档 2001:db8::1",
+        # code and times are not IPv6 (no digit, too few groups, not an address)
+        "C++ 里 CDC::Add 与 std::cout，比分 1::2，时间 12:30:45",
     ],
 )
 def test_near_misses_untouched(text: str) -> None:
@@ -89,6 +107,27 @@ def test_mixed_document_and_stats_keys() -> None:
     )
     assert doc.stats == dict.fromkeys(KINDS, 1)
     assert set(run("没有个人信息的句子。").stats) == KINDS == set(PLACEHOLDERS)
+
+
+@pytest.mark.parametrize(
+    ("ips", "masked", "n"),
+    [
+        ("public", "局域网192.168.1.1，外网<IP>，本机::1，公网<IP>", 2),
+        ("all", "局域网<IP>，外网<IP>，本机<IP>，公网<IP>", 4),
+        ("none", "局域网192.168.1.1，外网202.96.128.86，本机::1，公网2400:3200::1", 0),
+    ],
+)
+def test_ips_option(ips: str, masked: str, n: int) -> None:
+    doc = run("局域网192.168.1.1，外网202.96.128.86，本机::1，公网2400:3200::1", ips=ips)
+    assert doc.text == masked
+    assert doc.stats["ip"] == n
+
+
+def test_ips_option_validated_and_fingerprinted() -> None:
+    with pytest.raises(ValueError, match="ips must be"):
+        Pii(ips="private")  # type: ignore[arg-type]
+    assert Pii().fingerprint("x") != Pii(ips="all").fingerprint("x")
+    assert Pii.version != "1"  # public-only default changed the output of version 1
 
 
 @pytest.mark.parametrize(
