@@ -25,8 +25,7 @@ from pipeline.cli_commands import (  # noqa: E402
     cmd_train_quality,
     cmd_validate,
 )
-from pipeline.config import ConfigError  # noqa: E402
-from pipeline.errors import EXIT_CODE_HELP, ExitCode  # noqa: E402
+from pipeline.errors import EXIT_CODE_HELP, ConfigError, ExitCode  # noqa: E402
 from pipeline.redact import RedactingFilter, redact_url  # noqa: E402
 from pipeline.signals import Terminated, handle_stop_signals, received  # noqa: E402
 from pipeline.store import LockedError  # noqa: E402

@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
-from pipeline.config import ConfigError, config_hash, resolve, run_identity
+from pipeline.config import resolve
+from pipeline.errors import ConfigError
+from pipeline.identity import config_hash, run_identity
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -18,20 +18,14 @@ path element is either the list index (``stages.1.min_chars``) or a stage type
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pipeline.errors import ConfigError, excerpt
 from pipeline.input_paths import check_output_location, expand_inputs
 from pipeline.schema import SECTIONS, check_name, check_section, check_stage_params
-
-
-class ConfigError(Exception):
-    """An invalid config or argument; the CLI prints it and exits with code 2."""
-
 
 #: Largest config file read (bytes): a recipe is a few KB; this bounds a mistaken path
 #: (a data file, ``/dev/zero``) instead of reading it into memory.
@@ -39,14 +33,6 @@ MAX_CONFIG_BYTES = 1 << 20
 #: Most values (mapping entries and list items, counted after YAML aliases are expanded) a
 #: config may hold: the bundled recipes hold < 500; an alias bomb ("billion laughs") holds 10^9.
 MAX_CONFIG_VALUES = 100_000
-#: Characters of a foreign text (a YAML error, a value) quoted in an error message.
-EXCERPT_CHARS = 120
-
-
-def excerpt(value: Any, quote: bool = True) -> str:
-    """``repr(value)`` (``str`` if not ``quote``) cut to :data:`EXCERPT_CHARS` characters."""
-    text, limit = (repr(value) if quote else str(value)), EXCERPT_CHARS
-    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
 
 
 def check_expanded_size(data: Any, where: str) -> None:
@@ -253,54 +239,3 @@ def check_publish_points(config: dict[str, Any]) -> None:
             raise ConfigError(f"stages[{i}].publish: dataset {name!r} is published twice")
         if name:
             seen.add(name)
-
-
-def canonical_json(config: dict[str, Any]) -> str:
-    return json.dumps(config, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of the resolved config as published (credentials
-    redacted: see ``pipeline.redact``), so a reader can check it against the manifest."""
-    from pipeline.redact import redact_config
-
-    return hashlib.sha256(canonical_json(redact_config(config)).encode()).hexdigest()
-
-
-#: Settings that change how or where a run works, never the bytes it publishes: left out of
-#: :func:`run_identity`. ``output.dir`` only locates the store the identity is looked up in
-#: (so ``out`` and ``out/`` are one store); stage parameters a stage marks ``operational``
-#: (``partitions``, LLM ``cache_dir``, engine URLs and concurrency) are left out through its
-#: fingerprint parameters.
-OPERATIONAL_KEYS: tuple[str, ...] = ("executor", "output.dir", "output.work_dir")
-
-
-def run_identity(config: dict[str, Any]) -> str:
-    """sha256 of what decides a run's output: the resolved config without
-    :data:`OPERATIONAL_KEYS`, each stage reduced to ``name@version`` and the parameters of
-    its fingerprint, credentials redacted. Two runs with the same identity and the same
-    input bytes publish the same bytes: the second is "nothing new"."""
-    from pipeline.redact import redact_config
-    from pipeline.schema import build_stage
-
-    ident = {k: v for k, v in config.items() if k != "stages"}
-    for dotted in OPERATIONAL_KEYS:
-        section, _, key = dotted.partition(".")
-        if key and isinstance(ident.get(section), dict):
-            ident[section] = {k: v for k, v in ident[section].items() if k != key}
-        else:
-            ident.pop(section, None)
-    stages = []
-    for params in config["stages"]:
-        stage = build_stage(params)
-        stages.append(
-            {
-                "stage": f"{stage.name}@{stage.version}",
-                "publish": params.get("publish"),
-                "params": json.loads(
-                    json.dumps(stage.non_default_params(), sort_keys=True, default=str)
-                ),
-            }
-        )
-    ident["stages"] = stages
-    return hashlib.sha256(canonical_json(redact_config(ident)).encode()).hexdigest()

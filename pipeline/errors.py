@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 
 class ExitCode(IntEnum):
@@ -28,6 +29,20 @@ EXIT_CODE_HELP = {
     ExitCode.SIGINT: "stopped by Ctrl-C; workers stopped, lock released: rerun to resume",
     ExitCode.SIGTERM: "stopped by SIGTERM; workers stopped, lock released: rerun to resume",
 }
+
+
+#: Characters of a foreign text (a YAML error, a value) quoted in an error message.
+EXCERPT_CHARS = 120
+
+
+class ConfigError(Exception):
+    """An invalid config or argument; the CLI prints it and exits with code 2."""
+
+
+def excerpt(value: Any, quote: bool = True) -> str:
+    """``repr(value)`` (``str`` if not ``quote``) cut to :data:`EXCERPT_CHARS` characters."""
+    text, limit = (repr(value) if quote else str(value)), EXCERPT_CHARS
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} chars)"
 
 
 class StageUnavailable(RuntimeError):

@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigError, excerpt
+
 log = logging.getLogger("zhcurate")
 
 
@@ -131,7 +133,6 @@ def expand_inputs(
     once; with ``config``, the run's own output folders left out (a warning says so).
 
     Relative local paths are resolved from the working directory."""
-    from pipeline.config import ConfigError, excerpt
     from pipeline.io.location import glob_input, is_url
 
     roots = own_roots(config) if config is not None else []
@@ -197,7 +198,6 @@ def published_version(path: Path) -> Path | None:
 def check_output_location(config: dict[str, Any], inputs: list[str]) -> None:
     """ConfigError if ``output.dir``, ``output.work_dir`` or a dataset folder under them is
     inside a published version or inside an input folder."""
-    from pipeline.config import ConfigError
     from pipeline.io.location import is_url
     from pipeline.plan import dataset_names
 

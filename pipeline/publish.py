@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data_cards.plot_worker import PlotWorker
-from pipeline.config import config_hash, run_identity
 from pipeline.executors import Executor
 from pipeline.export import layout_stage, span_format
+from pipeline.identity import config_hash, run_identity
 from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
 from pipeline.llm_report import add_entries, ordered, synthesis_report
 from pipeline.manifest import environment

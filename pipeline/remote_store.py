@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.errors import ConfigError
 from pipeline.io.location import url_fs
 from pipeline.store import VERSION_RE, DatasetStore, LockedError, is_same_run, load_manifest
 
@@ -127,8 +128,6 @@ class RemoteDatasetStore:
         """The bucket (container) must exist: zhcurate never creates one (``makedirs`` on an
         object store would)."""
         from fsspec.implementations.local import LocalFileSystem
-
-        from pipeline.config import ConfigError
 
         if isinstance(self.fs, LocalFileSystem):
             return

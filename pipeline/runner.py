@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data_cards.plot_worker import PlotWorker
-from pipeline.config import expand_inputs, run_identity
 from pipeline.executors import Executor, make_executor
 from pipeline.global_phases import (
     ReduceTask,
@@ -26,14 +25,17 @@ from pipeline.global_phases import (
     run_reduce,
     run_scan,
 )
+from pipeline.identity import run_identity
 from pipeline.ingest import IngestTask, make_tasks, read_problems, run_ingest
+from pipeline.input_paths import expand_inputs
 from pipeline.intermediates import clean_stale_tmp, done, output_hash
 from pipeline.io.arrow_files import read_json
 from pipeline.io.location import is_url
 from pipeline.plan import PlannedStage, plan_stages, publish_points
 from pipeline.progress import Progress
 from pipeline.publish import publish
-from pipeline.store import DatasetStore, open_store
+from pipeline.store import DatasetStore
+from pipeline.stores import open_store
 from pipeline.worker import SegmentTask, StageStep, run_segment, state_hash
 
 if TYPE_CHECKING:

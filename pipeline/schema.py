@@ -11,6 +11,8 @@ import types
 import typing
 from typing import Any, Literal, Union
 
+from pipeline.errors import ConfigError, excerpt
+
 #: section -> {key: (type, default, help)}; ``None`` default means optional.
 SECTIONS: dict[str, dict[str, tuple[Any, Any, str]]] = {
     "input": {
@@ -88,7 +90,6 @@ def _bad_text(value: str) -> str | None:
 
 def check_name(where: str, name: str) -> None:
     """A dataset name must be one folder name the filesystem can hold."""
-    from pipeline.config import ConfigError, excerpt
 
     if problem := _bad_text(name):
         raise ConfigError(f"{where}: {excerpt(name)} {problem}")
@@ -101,7 +102,6 @@ def check_name(where: str, name: str) -> None:
 
 def check_path(where: str, path: str) -> None:
     """A path (or URL) without a NUL byte whose parts fit the filesystem."""
-    from pipeline.config import ConfigError, excerpt
 
     if "\x00" in path:
         raise ConfigError(f"{where}: {excerpt(path)} contains a NUL byte")
@@ -164,7 +164,6 @@ def matches(value: Any, tp: Any) -> bool:
 
 def check_section(section: str, given: Any) -> dict[str, Any]:
     """Validate one top-level section and fill its defaults."""
-    from pipeline.config import ConfigError, excerpt
 
     spec = SECTIONS[section]
     if not isinstance(given, dict):
@@ -206,7 +205,6 @@ def stage_param_types(cls: type) -> dict[str, Any]:
 
 def check_stage_params(index: int, given: Any) -> dict[str, Any]:
     """Validate ``stages[index]`` against its stage class; return it with defaults filled."""
-    from pipeline.config import ConfigError, excerpt
     from pipeline.registry import STAGES
 
     where = f"stages[{index}]"

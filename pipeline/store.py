@@ -20,10 +20,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from pipeline.remote_store import RemoteDatasetStore
+from pipeline.errors import ConfigError
 
 VERSION_RE = re.compile(r"^v(\d{4,})$")
 
@@ -152,7 +151,7 @@ def manifest_identity(manifest: dict[str, Any]) -> str | None:
     """The run identity a manifest records; for versions published before it was recorded,
     recomputed from their (resolved) config with this code's stages (None if it no longer
     resolves)."""
-    from pipeline.config import run_identity
+    from pipeline.identity import run_identity
 
     if "run_identity" in manifest:
         return str(manifest["run_identity"])
@@ -170,7 +169,6 @@ def is_same_run(manifest: dict[str, Any], identity: str, input_sha256: list[str]
 
 def load_manifest(version: str | Path) -> dict[str, Any]:
     """A published version's manifest (a folder or an fsspec URL); ConfigError if none."""
-    from pipeline.config import ConfigError
     from pipeline.io.location import url_fs
 
     fs, path = url_fs(version)
@@ -178,18 +176,3 @@ def load_manifest(version: str | Path) -> dict[str, Any]:
         return json.loads(fs.cat_file(f"{path}/manifest.json"))
     except FileNotFoundError:
         raise ConfigError(f"{version}: not a published version (no manifest.json)") from None
-
-
-def open_store(output: dict[str, Any], name: str) -> DatasetStore | RemoteDatasetStore:
-    """The store of dataset ``name`` under ``output.dir``: a local or shared folder, or an
-    fsspec URL (see ``pipeline.remote_store``); intermediates under ``output.work_dir``."""
-    from pipeline.io.location import is_url
-
-    work_dir = output.get("work_dir")
-    if is_url(output["dir"]):
-        from pipeline.remote_store import RemoteDatasetStore, default_work_dir
-
-        url = f"{output['dir'].rstrip('/')}/{name}"
-        return RemoteDatasetStore(url, Path(work_dir or default_work_dir(url)) / name)
-    root = Path(output["dir"]) / name
-    return DatasetStore(root, Path(work_dir) / name / "_work" if work_dir else None)

@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, apply_override, config_hash, resolve
+from pipeline.config import apply_override, resolve
+from pipeline.errors import ConfigError
+from pipeline.identity import config_hash
 from tests.conftest import REPO, run_cli, write_config, write_jsonl
 
 

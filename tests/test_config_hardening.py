@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.config import ConfigError, expand_inputs, resolve, run_identity
+from pipeline.config import resolve
+from pipeline.errors import ConfigError
+from pipeline.identity import run_identity
+from pipeline.input_paths import expand_inputs
 from tests.conftest import run_cli, write_config, write_jsonl
 
 DOCS = [{"id": str(i), "text": f"第{i}条记录，内容各不相同。"} for i in range(30)]

@@ -10,7 +10,8 @@ from typing import Any, ClassVar
 import pyarrow.parquet as pq
 import pytest
 
-from pipeline.config import ConfigError, resolve
+from pipeline.config import resolve
+from pipeline.errors import ConfigError
 from pipeline.progress import Progress
 from pipeline.record import Doc
 from pipeline.registry import STAGES

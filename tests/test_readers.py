@@ -119,7 +119,7 @@ def test_truncated_gzip_is_an_error_not_a_crash(tmp_path: Path) -> None:
 
 def test_fsspec_urls_read_like_local_paths(tmp_path: Path) -> None:
     """Inputs may be fsspec URLs (here file://; s3://, gs://... go through the same code)."""
-    from pipeline.config import expand_inputs
+    from pipeline.input_paths import expand_inputs
 
     for name in ("b.jsonl.gz", "a.jsonl"):
         data = _jsonl_bytes()
