@@ -23,7 +23,6 @@ import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_PEERS = REPO.parent / "shared" / "peers"
-DEFAULT_DATA = REPO.parent / "shared" / "data" / "web"
 DEFAULT_WORK = REPO.parent / "bench"
 
 

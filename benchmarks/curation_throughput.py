@@ -36,7 +36,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (  # noqa: E402
-    DEFAULT_DATA,
     DEFAULT_PEERS,
     DEFAULT_WORK,
     count_lines,
@@ -49,6 +48,7 @@ from bench_common import (  # noqa: E402
     run_zhcurate,
     write_config,
 )
+from dev_data import add_data_argument, data_dir  # noqa: E402
 
 #: Heuristics rules of the DJ recipe; every other rule of the stage is disabled (null).
 DJ_RULES = {"min_chars": 10, "max_dup_10gram_frac": 0.6, "max_symbol_ratio": 0.25}
@@ -150,7 +150,7 @@ def main() -> None:
         default=DEFAULT_WORK,
         help="corpora, venvs (dj-venv, floor-venv), logs, results (outside the repo)",
     )
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="*.jsonl for make_corpus.py")
+    add_data_argument(ap)  # DIR/web/*.jsonl feed make_corpus.py
     ap.add_argument("--peers", type=Path, default=DEFAULT_PEERS)
     ap.add_argument("--corpora", default="corpus.jsonl,corpus4x.jsonl")
     ap.add_argument("--workers", default="1,2")
@@ -181,7 +181,12 @@ def main() -> None:
     corpora = [a.work / c for c in a.corpora.split(",")]
     if not all(c.exists() for c in corpora):
         subprocess.check_call(
-            [sys.executable, str(a.peers / "make_corpus.py"), str(a.data), str(a.work)]
+            [
+                sys.executable,
+                str(a.peers / "make_corpus.py"),
+                str(data_dir(a.data, "web") / "web"),
+                str(a.work),
+            ]
         )
     configs = {
         "default": write_config(

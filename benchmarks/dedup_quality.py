@@ -15,7 +15,9 @@ Prints (median over ``--seeds`` hash seeds):
   * the same at the default threshold for verify_bits 1..32 and num_perm 128/256
   * PAWS-X (adversarial paraphrases) and Sohu 2021 pairs, scored pair by pair (information)
 
-    python3 benchmarks/dedup_quality.py [--data /work/shared/data] [--seeds 3]
+    python3 benchmarks/dedup_quality.py [--data DIR] [--seeds 3]
+
+``--data DIR``: the DEV data folder (default ``../shared/data`` beside the repository).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.dedup_pairs import Pair, jaccard, load_docs, make_pairs
+from benchmarks.dev_data import add_data_argument, data_dir
 from filters.dedup.lsh import band_hashes
 from filters.dedup.minhash import DedupMinhash
 from filters.dedup.signature import jaccard_estimate, pack_bits
@@ -155,9 +158,10 @@ def report_pairs_file(path: Path, positive: Callable[[int], bool]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/shared/data", type=Path)
+    add_data_argument(ap)
     ap.add_argument("--seeds", type=int, default=3)
     args = ap.parse_args()
+    data_dir(args.data, "web", "dedup/pawsx_zh.jsonl", "dedup/sohu2021_text_matching.jsonl")
     docs = load_docs(args.data / "web")
     screen = [[Doc(id=str(i), text=t) for i, t in enumerate(docs)]]
     run_global(DedupMinhash(threshold=0.3), screen)

@@ -7,7 +7,9 @@ whole stage, the scan output size, and peak RSS of a fresh process running only 
 (minus the RSS after loading the records). Baseline in the same run: xxh3-64 of every text
 (the least any dedup pass over the records costs).
 
-    python3 benchmarks/dedup_throughput.py [--data /work/shared/data/web] [--shards 8] [--reps 3]
+    python3 benchmarks/dedup_throughput.py [--data DIR] [--shards 8] [--reps 3]
+
+``--data``: the DEV data folder (default ``../shared/data`` beside the repository).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import xxhash
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dev_data import add_data_argument, data_dir
 from filters.dedup.exact import DedupExact
 from filters.dedup.minhash import DedupMinhash
 from pipeline.record import Doc
@@ -92,7 +95,7 @@ def run_once(stage, texts: list[str], n_shards: int) -> dict[str, float]:
 
 def child(args: argparse.Namespace) -> None:
     """One stage in this process: print one JSON line of medians and peak RSS."""
-    texts = load(args.data)
+    texts = load(args.data / "web")
     base_rss = rss_mb()
     stage = STAGES[args.stage]()
     runs = [run_once(stage, texts, args.shards) for _ in range(args.reps)]
@@ -103,14 +106,14 @@ def child(args: argparse.Namespace) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/shared/data/web", type=Path)
+    add_data_argument(ap)  # records: DIR/web/*.jsonl
     ap.add_argument("--shards", type=int, default=8)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--stage", choices=list(STAGES))
     args = ap.parse_args()
     if args.stage:
         return child(args)
-    texts = load(args.data)
+    texts = load(data_dir(args.data, "web") / "web")
     times = []
     for _ in range(args.reps):
         t0 = time.perf_counter()

@@ -10,7 +10,7 @@ reach the repetition rules) this prints:
   3. the 99th percentile and maximum of symbol/digit/URL ratios and character runs per source;
   4. the share of each source dropped by the stage defaults, by first failing rule.
 
-    python3 benchmarks/heuristics_calibration.py
+    python3 benchmarks/heuristics_calibration.py [--data DIR]   # DEV data, default ../shared/data
 """
 
 from __future__ import annotations
@@ -24,11 +24,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dev_data import parse_data
 from filters.heuristics import Heuristics
 from filters.segment import segment
 from pipeline.record import Doc
 
-DATA = Path("/work/shared/data/web")
 FINEWEB2_DUP = {5: 0.198, 6: 0.182, 7: 0.167, 8: 0.154, 9: 0.14, 10: 0.127}
 
 
@@ -48,8 +48,9 @@ def gopher_dup_chars(words: list[str], n: int) -> int:
 
 
 def main() -> None:
+    web = parse_data(__doc__.splitlines()[0], ("web",)) / "web"
     rows = []
-    for path in sorted(DATA.glob("*.jsonl")):
+    for path in sorted(web.glob("*.jsonl")):
         with path.open("rb") as fh:
             rows.extend((path.stem, orjson.loads(line)["text"]) for line in fh)
     docs = [Doc(id=str(i), text=t) for i, (_, t) in enumerate(rows)]

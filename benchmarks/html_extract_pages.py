@@ -1,25 +1,23 @@
 """Synthetic Chinese web pages with known main text, for ``html_extract_quality.py``.
 
 Real article text (SogouCS news, CLUECorpusSmall, CMRC 2018 / DRCD Wikipedia paragraphs from
-``/work/shared/data/web``; read at run time, not copied) is wrapped in page templates modelled on
-Chinese portals, WeChat articles, Discuz-style forums, wiki pages and bare mobile pages: nav
-bars, breadcrumbs, share bars, related-link lists (THUCNews headlines), comment sections (Douban
-book reviews), footers with 版权所有 / ICP备案号. Traditional (DRCD) pages get boilerplate run
-through OpenCC's STCharacters table. Each page is then encoded under one labelling scenario.
+``web/`` of the DEV data folder; read at run time, not copied) is wrapped in page templates
+modelled on Chinese portals, WeChat articles, Discuz-style forums, wiki pages and bare mobile
+pages: nav bars, breadcrumbs, share bars, related-link lists (THUCNews headlines), comment
+sections (Douban book reviews), footers with 版权所有 / ICP备案号. Traditional (DRCD) pages get
+boilerplate run through OpenCC's STCharacters table. Each page is then encoded under one
+labelling scenario.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import os
 import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-DATA = Path(os.environ.get("ZHCURATE_DATA", "/work/shared/data"))
 
 
 @dataclass(frozen=True)
@@ -37,8 +35,8 @@ class Page:
     true_codec: str
 
 
-def _rows(name: str) -> list[dict]:
-    with open(DATA / "web" / name, encoding="utf-8") as f:
+def _rows(data: Path, name: str) -> list[dict]:
+    with open(data / "web" / name, encoding="utf-8") as f:
         return [json.loads(line) for line in f]
 
 
@@ -53,18 +51,21 @@ def _split(text: str, rng: random.Random) -> list[str]:
     return [p for p in paras if p]
 
 
-def articles(rng: random.Random, per_source: int) -> list[tuple[str, list[str], bool]]:
-    """(title, paragraphs, traditional?) from four real sources, ``per_source`` each."""
+def articles(data: Path, rng: random.Random, per_source: int) -> list[tuple[str, list[str], bool]]:
+    """(title, paragraphs, traditional?) from four real sources of ``data/web``, ``per_source``
+    each."""
     out = []
-    news = [r for r in _rows("sogoucs_smarty_sample.jsonl") if len(r["text"]) >= 300]
+    news = [r for r in _rows(data, "sogoucs_smarty_sample.jsonl") if len(r["text"]) >= 300]
     out += [(r["meta"]["title"], _split(r["text"], rng), False) for r in news[:per_source]]
-    heads = [r["text"] for r in _rows("thucnews_titles.jsonl")]
-    clue = [r["text"] for r in _rows("clue_corpus_small_sample.jsonl") if len(r["text"]) >= 400]
+    heads = [r["text"] for r in _rows(data, "thucnews_titles.jsonl")]
+    clue = [
+        r["text"] for r in _rows(data, "clue_corpus_small_sample.jsonl") if len(r["text"]) >= 400
+    ]
     out += [(heads[-1 - i], _split(t, rng), False) for i, t in enumerate(clue[:per_source])]
-    wiki = [r for r in _rows("wiki_zh_cmrc2018_paragraphs.jsonl") if len(r["text"]) >= 400]
+    wiki = [r for r in _rows(data, "wiki_zh_cmrc2018_paragraphs.jsonl") if len(r["text"]) >= 400]
     out += [(r["meta"]["title"], _split(r["text"], rng), False) for r in wiki[:per_source]]
     by_title: dict[str, list[str]] = {}
-    for r in _rows("wiki_zh_tw_drcd_paragraphs.jsonl"):
+    for r in _rows(data, "wiki_zh_tw_drcd_paragraphs.jsonl"):
         by_title.setdefault(r["meta"]["title"], []).append(r["text"])
     trad = [(t, ps[:3]) for t, ps in by_title.items() if len(ps) >= 2][:per_source]
     out += [(t, ps, True) for t, ps in trad]
@@ -74,12 +75,14 @@ def articles(rng: random.Random, per_source: int) -> list[tuple[str, list[str], 
 class Noise:
     """Boilerplate pools: headlines, short comments, a simplified->traditional char map."""
 
-    def __init__(self) -> None:
-        self.heads = [r["text"] for r in _rows("thucnews_titles.jsonl")][:3000]
+    def __init__(self, data: Path) -> None:
+        self.heads = [r["text"] for r in _rows(data, "thucnews_titles.jsonl")][:3000]
         self.comments = [
-            r["text"] for r in _rows("reviews_douban_book.jsonl") if 10 <= len(r["text"]) <= 120
+            r["text"]
+            for r in _rows(data, "reviews_douban_book.jsonl")
+            if 10 <= len(r["text"]) <= 120
         ][:3000]
-        with open(DATA / "lexicons" / "opencc_dictionaries.jsonl", encoding="utf-8") as f:
+        with open(data / "lexicons" / "opencc_dictionaries.jsonl", encoding="utf-8") as f:
             rows = [json.loads(line) for line in f]
         self.s2t = {
             r["src"]: r["tgt"][0]
@@ -268,12 +271,13 @@ TRAD = [
 ]
 
 
-def build(per_source: int = 40, seed: int = 7) -> list[Page]:
-    """The benchmark corpus: every article once, template and scenario chosen round-robin."""
+def build(data: Path, per_source: int = 40, seed: int = 7) -> list[Page]:
+    """The benchmark corpus from the DEV data folder ``data``: every article once, template and
+    scenario chosen round-robin."""
     rng = random.Random(seed)
-    noise = Noise()
+    noise = Noise(data)
     pages = []
-    for i, (title, paras, trad) in enumerate(articles(rng, per_source)):
+    for i, (title, paras, trad) in enumerate(articles(data, rng, per_source)):
         scens = TRAD if trad else SIMP
         tname = list(TEMPLATES)[i % len(TEMPLATES)]
         scen, codec, http_label, meta_label = scens[(i // len(TEMPLATES) + i) % len(scens)]

@@ -14,11 +14,13 @@ Figures printed:
   extractors; CPU time rather than wall time because the machine is shared), with the ratio
   to the selectolax baseline measured in the same run.
 
-Run: ``python3 benchmarks/html_extract_quality.py [pages_per_source]``.
+Run: ``python3 benchmarks/html_extract_quality.py [--data DIR] [--per-source 40]`` (DEV data,
+default ``../shared/data``).
 """
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -30,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import trafilatura  # noqa: E402
+from dev_data import add_data_argument, data_dir  # noqa: E402
 from html_extract_pages import Page, build  # noqa: E402
 from resiliparse.extract.html2text import extract_plain_text  # noqa: E402
 from selectolax.lexbor import LexborHTMLParser  # noqa: E402
@@ -147,8 +150,11 @@ def extraction_report(pages: list[Page]) -> None:
 
 
 def main() -> None:
-    per_source = int(sys.argv[1]) if len(sys.argv) > 1 else 40
-    pages = build(per_source)
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_data_argument(ap)
+    ap.add_argument("--per-source", type=int, default=40, help="articles per source")
+    args = ap.parse_args()
+    pages = build(data_dir(args.data, "web", "lexicons"), args.per_source)
     sizes = sorted(len(p.body) for p in pages)
     print(
         f"{len(pages)} pages, median {sizes[len(sizes) // 2] / 1024:.1f} kB; "

@@ -5,7 +5,7 @@ the share fastText alone labels zh, the share the stage keeps (fastText + Han-sc
 ``min_score``), and how many documents the rule rescued; then script labels on DRCD
 (Traditional) and cmrc2018 (Simplified); then stage throughput (median of ``--reps``).
 
-    python3 benchmarks/langid_rule.py [--reps 3]
+    python3 benchmarks/langid_rule.py [--data DIR] [--reps 3]   # DEV data, default ../shared/data
 """
 
 from __future__ import annotations
@@ -21,15 +21,14 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dev_data import add_data_argument, data_dir
 from filters.langid import LangId
 from pipeline.record import Doc
 
-DATA = Path("/work/shared/data/web")
 
-
-def load() -> list[tuple[str, str]]:
+def load(web: Path) -> list[tuple[str, str]]:
     rows = []
-    for path in sorted(DATA.glob("*.jsonl")):
+    for path in sorted(web.glob("*.jsonl")):
         with path.open("rb") as fh:
             for line in fh:
                 rec = orjson.loads(line)
@@ -49,8 +48,9 @@ def run(stage: LangId, texts: list[str], batch: int = 1000) -> list[Doc]:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
+    add_data_argument(ap)
     args = ap.parse_args()
-    rows = load()
+    rows = load(data_dir(args.data, "web") / "web")
     stage = LangId()
     t0 = time.perf_counter()
     stage.setup()

@@ -11,7 +11,7 @@ Prints, for the ``lexicon`` defaults and a small grid around them:
 
 Documents go through ``normalize`` first, as in the pipeline. Caveat: the gambling brand terms
 were added to the list after reading that same CC sample, so the catch rate is in-sample.
-Run: ``python3 benchmarks/lexicon_false_drops.py [data_dir]`` (default /work/shared/data/web).
+Run: ``python3 benchmarks/lexicon_false_drops.py [--data DIR]`` (DEV data, default ../shared/data).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dev_data import parse_data  # noqa: E402
 from filters.lexicon import Lexicon, flagged_hits, flagged_set, stopwords, words  # noqa: E402
 from filters.normalize import Normalize  # noqa: E402
 from pipeline.record import Doc  # noqa: E402
@@ -74,7 +75,7 @@ def pct(rows: list[Row], pred) -> str:  # noqa: ANN001 - a predicate
 
 
 def main() -> None:
-    data = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/web")
+    data = parse_data(__doc__.splitlines()[0], ("web",)) / "web"
     lex = Lexicon()
     sets = {name: measure(load(data, name), lex) for name in CLEAN + USER_TEXT + [SPAM_FILE]}
     spam = [r for r in sets[SPAM_FILE] if r[0] in SPAM_IDS]

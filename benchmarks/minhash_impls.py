@@ -15,7 +15,9 @@ median |bias| and median RMSE, against the RMSE of an ideal MinHash (sqrt(J(1-J)
 seed's hash functions are shared by all pairs, so its bias is a seed effect (±0.003 for every
 implementation here), not a property of the family.
 
-    python3 benchmarks/minhash_impls.py [--data /work/shared/data] [--reps 3]
+    python3 benchmarks/minhash_impls.py [--data DIR] [--reps 3]
+
+``--data DIR``: the DEV data folder (default ``../shared/data`` beside the repository).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import xxhash
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.dedup_pairs import load_docs, make_pairs, normalize
+from benchmarks.dev_data import add_data_argument, data_dir
 from filters.dedup.shingles import char_tokens, ngram_hashes
 from filters.dedup.signature import minhash
 
@@ -90,9 +93,10 @@ IMPLS: dict[str, Callable[[list[str], int], np.ndarray]] = {
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/shared/data", type=Path)
+    add_data_argument(ap)
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
+    data_dir(args.data, "web")
     texts = []
     for path in sorted((args.data / "web").glob("*.jsonl")):
         with path.open("rb") as fh:

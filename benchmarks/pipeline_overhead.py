@@ -16,7 +16,7 @@ verify it. After every pipeline run the benchmark times that same hashing
 the page cache, as in the run) and reports the median ms and its share of the run's wall
 time (an upper bound at 2 workers, where the workers hash in parallel).
 
-    python benchmarks/pipeline_overhead.py [--input-dir ../shared/data/web] [--reps 5]
+    python benchmarks/pipeline_overhead.py [--data DIR] [--reps 5]
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import yaml
+from dev_data import add_data_argument, data_dir
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -99,12 +100,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "data" / "web"))
+    add_data_argument(ap)  # inputs: DIR/web/*.jsonl
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--stages", type=int, default=3, help="number of no-op stages")
     ap.add_argument("--scale", type=int, default=4, help="copies for the marginal cost (0: off)")
     args = ap.parse_args()
-    base = sorted(str(p) for p in Path(args.input_dir).glob("*.jsonl"))
+    base = sorted(str(p) for p in (data_dir(args.data, "web") / "web").glob("*.jsonl"))
     with tempfile.TemporaryDirectory() as tmp:
         inputs = {"1x": base}
         if args.scale > 1:

@@ -9,7 +9,7 @@
 4. Share of each source kept by the default ``quality`` stage after the default
    ``heuristics`` stage, at ``min_score`` and at 0.5.
 
-    python3 benchmarks/quality_model.py
+    python3 benchmarks/quality_model.py [--data DIR]   # DEV data, default ../shared/data
 """
 
 from __future__ import annotations
@@ -25,16 +25,15 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dev_data import parse_data
 from filters.heuristics import Heuristics
 from filters.quality import Quality
 from filters.quality_train import DEFAULT_DATA, auc, read_labelled, train_quality
 from pipeline.record import Doc
 
-WEB = Path("/work/shared/data/web")
 
-
-def read(name: str) -> list[dict]:
-    with (WEB / f"{name}.jsonl").open("rb") as fh:
+def read(web: Path, name: str) -> list[dict]:
+    with (web / f"{name}.jsonl").open("rb") as fh:
         return [orjson.loads(line) for line in fh]
 
 
@@ -45,6 +44,7 @@ def scores(stage: Quality, texts: list[str]) -> list[float]:
 
 
 def main() -> None:
+    web = parse_data(__doc__.splitlines()[0], ("web",)) / "web"
     print("1. held-out metrics (20 % of the shipped set)")
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("chars", "words", "words+chars"):
@@ -76,13 +76,13 @@ def main() -> None:
     stage.setup()
     print(f"3. default model ({stage.min_score=}) on sources it never saw")
     for name in ("wiki_zh_cmrc2018_paragraphs", "reviews_waimai_10k", "chinesewebtext_cc_raw"):
-        s = scores(stage, [r["text"] for r in read(name)])
+        s = scores(stage, [r["text"] for r in read(web, name)])
         print(
             f"   {name:30s} n={len(s):6d} mean {sum(s) / len(s):.3f}  >=0.5 "
             f"{sum(x >= 0.5 for x in s) / len(s):6.1%}  >=min_score "
             f"{sum(x >= stage.min_score for x in s) / len(s):6.1%}"
         )
-    lab = read("chinesewebtext_quality_labeled")
+    lab = read(web, "chinesewebtext_quality_labeled")
     s = scores(stage, [r["text"] for r in lab])
     y = [int(r["meta"]["quality_label"] == "clean") for r in lab]
     print(
@@ -93,8 +93,8 @@ def main() -> None:
 
     print("4. after default heuristics: kept by quality at min_score / at 0.5")
     heur = Heuristics()
-    for path in sorted(WEB.glob("*.jsonl")):
-        docs = [Doc(id=str(i), text=r["text"]) for i, r in enumerate(read(path.stem))]
+    for path in sorted(web.glob("*.jsonl")):
+        docs = [Doc(id=str(i), text=r["text"]) for i, r in enumerate(read(web, path.stem))]
         heur.process(docs)
         survivors = [d.text for d in docs if d.reason is None]
         if not survivors:

@@ -1,9 +1,9 @@
 """Local vs Ray executor on 100k and 1M records: records/s, peak memory of the process tree.
 
-The corpus is every record of ``../shared/data/web/*.jsonl`` (72k, real Chinese web text)
-repeated until N records: copy 1 verbatim, copies 2.. with each character deleted with
-probability 0.02 (seeded; the near-duplicates MinHash should find, as in
-``shared/peers/make_corpus.py``), written as files of 25k records. Each run is the real CLI
+The corpus is every record of ``DIR/web/*.jsonl`` (``--data DIR``, default ``../shared/data``;
+72k, real Chinese web text) repeated until N records: copy 1 verbatim, copies 2.. with each
+character deleted with probability 0.02 (seeded; the near-duplicates MinHash should find, as
+in ``shared/peers/make_corpus.py``), written as files of 25k records. Each run is the real CLI
 on ``configs/curation.yaml`` (the whole curation chain) as a fresh process: ``local`` with 2
 workers, ``ray`` starting its own 2-CPU cluster. Runs alternate; figures are medians.
 Memory is the peak over the whole process tree (driver, pool / raylet, GCS and Ray workers),
@@ -31,22 +31,23 @@ import tempfile
 import time
 from pathlib import Path
 
+from dev_data import add_data_argument, data_dir
+
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-SRC = REPO.parent / "shared" / "data" / "web"
 PER_FILE = 25_000  # records per input file (ingest runs one task per file)
 DEL_RATE = 0.02  # per-character deletion probability in perturbed copies
 
 
-def build_corpus(n: int, root: Path) -> list[Path]:
-    """N records as ``root/c<n>/part-*.jsonl`` (reused when already built)."""
+def build_corpus(n: int, root: Path, src: Path) -> list[Path]:
+    """N records from ``src/*.jsonl`` as ``root/c<n>/part-*.jsonl`` (reused when already built)."""
     out = root / f"c{n}"
     done = out / "done"
     if done.exists():
         return sorted(out.glob("part-*.jsonl"))
     out.mkdir(parents=True, exist_ok=True)
     base = []
-    for f in sorted(SRC.glob("*.jsonl")):
+    for f in sorted(src.glob("*.jsonl")):
         for i, line in enumerate(f.open(encoding="utf-8")):
             rec = json.loads(line)
             if isinstance(rec.get("text"), str):
@@ -186,9 +187,11 @@ def main() -> None:
     ap.add_argument("--timeout", type=float, default=3600, help="seconds per run")
     ap.add_argument("--executors", nargs="+", default=["local", "ray"], choices=["local", "ray"])
     ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zhc_ray_bench")
+    add_data_argument(ap)
     args = ap.parse_args()
+    web = data_dir(args.data, "web") / "web"
     for n in args.sizes:
-        files = build_corpus(n, args.work)
+        files = build_corpus(n, args.work, web)
         runs: dict[str, list[dict]] = {"local": [], "ray": []}
         for rep in range(args.reps if n < 500_000 else args.reps_large):
             for ex in args.executors:

@@ -5,7 +5,7 @@ disk) and ``s3://`` on moto's S3 API server on 127.0.0.1 (the s3fs path, loopbac
 Interleaved ``--reps`` times; medians, and each ratio against the local folder of the same rep.
 Needs ``pip install 'zhcurate[s3]' 'moto[server]'``.
 
-    python benchmarks/remote_publish.py [--input-dir ../shared/data/web] [--reps 5]
+    python benchmarks/remote_publish.py [--data DIR] [--reps 5]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import yaml
+from dev_data import add_data_argument, data_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -63,11 +64,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "data" / "web"))
+    add_data_argument(ap)  # inputs: DIR/web/*.jsonl
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    files = sorted(str(p) for p in Path(args.input_dir).glob("*.jsonl"))
+    files = sorted(str(p) for p in (data_dir(args.data, "web") / "web").glob("*.jsonl"))
     server, s3_env = moto_server()
     env = {**os.environ, **s3_env}
     try:

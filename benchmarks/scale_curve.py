@@ -26,7 +26,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_common import (  # noqa: E402
-    DEFAULT_DATA,
     DEFAULT_PEERS,
     DEFAULT_WORK,
     count_lines,
@@ -36,6 +35,7 @@ from bench_common import (  # noqa: E402
     run_zhcurate,
     write_config,
 )
+from dev_data import add_data_argument, data_dir  # noqa: E402
 
 
 def build_sets(
@@ -76,7 +76,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK)
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    add_data_argument(ap)  # reads DIR/web/*.jsonl
     ap.add_argument("--peers", type=Path, default=DEFAULT_PEERS)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--copies", type=int, default=14, help="copies of the dev corpus (72k each)")
@@ -94,7 +94,7 @@ def main() -> None:
         return
     a.work = a.work.resolve()
     sizes = [int(x) for x in a.sizes.split(",")]
-    paths = build_sets(a.data, a.work, sizes, a.copies)
+    paths = build_sets(data_dir(a.data, "web") / "web", a.work, sizes, a.copies)
     config = write_config(a.work / "configs" / "default.yaml", default_stages(), "bench_default")
     results = a.results or a.work / "scale.jsonl"
     rows = []

@@ -8,7 +8,9 @@ Prints, per backend, the median over ``--reps`` runs of the time to segment ever
   * CJK-token agreement = the same, over jieba tokens that contain a CJK character (the
                       backends split Latin/digit runs such as URLs differently: "t.cn").
 
-    python3 benchmarks/segmenter.py [--data /work/shared/data/web] [--reps 3]
+    python3 benchmarks/segmenter.py [--data DIR] [--reps 3]
+
+``--data DIR``: the DEV data folder (default ``../shared/data`` beside the repository).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dev_data import add_data_argument, data_dir
 from filters.zh import CJK_RE
 
 
@@ -49,10 +52,10 @@ def spans(tokens: list[str]) -> set[tuple[int, int]]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", default="/work/shared/data/web")
+    add_data_argument(ap)
     ap.add_argument("--reps", type=int, default=3)
     args = ap.parse_args()
-    texts = load_texts(Path(args.data))
+    texts = load_texts(data_dir(args.data, "web") / "web")
     n_chars = sum(map(len, texts))
     print(f"{len(texts)} docs, {n_chars / 1e6:.1f} M chars")
 

@@ -5,7 +5,8 @@ Prints records/s (median of ``--reps`` runs) for one process and for ``--workers
 segmenter and the character table (``setup()``, timed separately). The baseline in the same
 run is segmentation alone (the stage's single largest cost), to show what the rules add.
 
-    python3 benchmarks/stage_throughput_heuristics.py [--batch 1000] [--reps 3] [--workers 2]
+    python3 benchmarks/stage_throughput_heuristics.py [--data DIR] [--batch 1000] [--reps 3] \
+        [--workers 2]
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.dev_data import add_data_argument, data_dir
 from filters.heuristics import Heuristics
 from filters.segment import segment
 from pipeline.record import Doc
-
-DATA = Path("/work/shared/data/web")
 
 
 def load(folder: Path) -> list[str]:
@@ -54,12 +54,12 @@ def timed(fn, *args) -> tuple[float, object]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--data", type=Path, default=DATA)
+    add_data_argument(ap)  # DEV data, default ../shared/data; reads DIR/web/*.jsonl
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
-    texts = load(args.data)
+    texts = load(data_dir(args.data, "web") / "web")
     n = len(texts)
     print(f"{n} records, {sum(map(len, texts)) / 1e6:.1f} M chars, batch {args.batch}")
     t_setup, _ = timed(Heuristics().setup)

@@ -6,7 +6,8 @@ machine is shared, so medians). ``boilerplate`` runs all four global phases over
 16 partitions, as the local executor would. Baselines measured in the same run: a pass that
 only reads ``len(doc.text)`` (per-record Python overhead) and ``segment()`` alone (the part
 of ``lexicon`` that belongs to the segmenter).
-Run: ``python3 benchmarks/stage_throughput_text.py [web_dir]``.
+Run: ``python3 benchmarks/stage_throughput_text.py [--data DIR]`` (DEV data, default
+``../shared/data``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pyarrow as pa  # noqa: E402
 import pyarrow.compute as pc  # noqa: E402
 
+from benchmarks.dev_data import parse_data  # noqa: E402
 from filters.boilerplate import Boilerplate  # noqa: E402
 from filters.lexicon import Lexicon  # noqa: E402
 from filters.normalize import Normalize  # noqa: E402
@@ -72,7 +74,7 @@ def timed(records: Records, fn: Callable[[list[Doc]], list[Doc]]) -> tuple[float
 
 
 def main() -> None:
-    folder = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/web")
+    folder = parse_data(__doc__.splitlines()[0], ("web",)) / "web"
     records = load(folder)
     chars = sum(len(t) for _, t in records)
     print(f"{len(records)} records, {chars / 1e6:.1f} M chars, median of {RUNS} runs\n")

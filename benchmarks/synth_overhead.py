@@ -10,7 +10,7 @@
    concurrency limit C — time-weighted mean in flight and the share of time exactly C are in
    flight while at least C requests are still unanswered.
 
-Usage: python benchmarks/synth_overhead.py [--docs 4] [--reps 3] [--concurrency 4]
+Usage: python benchmarks/synth_overhead.py [--data DIR] [--docs 4] [--reps 3] [--concurrency 4]
 """
 
 from __future__ import annotations
@@ -25,18 +25,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.dev_data import add_data_argument, data_dir  # noqa: E402
 from pipeline.record import Doc  # noqa: E402
 from synth.backends.base import LLMRequest, Sampling, create_backend  # noqa: E402
 from synth.backends.scripted import use_engine  # noqa: E402
 from synth.doc_qa import SynthDocQA, qa_schema  # noqa: E402
 from synth.templates import load_template, untrusted  # noqa: E402
 
-DATA = Path("/work/shared/data/web/wiki_zh_cmrc2018_paragraphs.jsonl")
+CMRC = "web/wiki_zh_cmrc2018_paragraphs.jsonl"  # inside the DEV data folder (--data)
 MODEL = "qwen2.5-coder-0.5b-instruct-q4"
 
 
-def load_docs(n: int, chars: int) -> list[Doc]:
-    with DATA.open(encoding="utf-8") as fh:
+def load_docs(data: Path, n: int, chars: int) -> list[Doc]:
+    with (data / CMRC).open(encoding="utf-8") as fh:
         rows = [json.loads(line) for _, line in zip(range(n), fh)]
     return [Doc(id=r["id"], text=r["text"][:chars]) for r in rows]
 
@@ -72,8 +73,8 @@ class Timed:
         self.inner.close()  # type: ignore[attr-defined]
 
 
-def overhead(n_docs: int, reps: int, threads: int) -> None:
-    docs = load_docs(n_docs, 400)
+def overhead(data: Path, n_docs: int, reps: int, threads: int) -> None:
+    docs = load_docs(data, n_docs, 400)
     engine = create_backend(
         {"type": "llamacpp", "model": MODEL, "n_ctx": 2048, "n_threads": threads}
     )
@@ -171,8 +172,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument("--requests", type=int, default=16)
+    add_data_argument(ap)
     args = ap.parse_args()
-    overhead(args.docs, args.reps, args.threads)
+    overhead(data_dir(args.data, CMRC), args.docs, args.reps, args.threads)
     concurrency(args.concurrency, args.requests)
 
 

@@ -7,27 +7,14 @@ collection, preprocessing, uses, risks/PII, maintenance.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from data_cards.hub_metadata import metadata_problems, size_category
 from data_cards.sections import body_sections
-
-
-def size_category(n: int) -> str:
-    for limit, label in (
-        (1_000, "n<1K"),
-        (10_000, "1K<n<10K"),
-        (100_000, "10K<n<100K"),
-        (1_000_000, "100K<n<1M"),
-        (10_000_000, "1M<n<10M"),
-        (100_000_000, "10M<n<100M"),
-        (1_000_000_000, "100M<n<1B"),
-    ):
-        if n < limit:
-            return label
-    return "n>1T" if n >= 10**12 else "1B<n<10B"
 
 
 def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -48,9 +35,47 @@ def front_matter(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class CardMetadataError(ValueError):
+    """The rendered card's metadata is not what was meant, or not what the Hub accepts."""
+
+
+#: The metadata block as huggingface_hub finds it (``repocard.REGEX_YAML_BLOCK``, 2.4.0).
+#: Not imported from there: importing ``huggingface_hub.repocard`` costs seconds per publish.
+YAML_BLOCK = re.compile(r"^(\s*---(?:\r\n|\r|\n))([\S\s]*?)((?:\r\n|\r|\n)---[ \t]*(\r\n|\n|$))")
+
+
+def parse_front_matter(card: str) -> dict[str, Any]:
+    """The card's YAML metadata read back as ``huggingface_hub.repocard.metadata_load`` and
+    ``DatasetCard`` read it (``tests/test_card_metadata.py`` checks that they agree)."""
+    match = YAML_BLOCK.search(card)
+    data = yaml.safe_load(match.group(2)) if match else None
+    if not isinstance(data, dict):
+        raise CardMetadataError("card metadata: no YAML mapping between --- lines at the top")
+    return data
+
+
+def check_round_trip(card: str, meant: dict[str, Any]) -> None:
+    """Raise ``CardMetadataError`` (one line naming the key) unless ``card``'s front matter,
+    parsed back, equals ``meant`` and every Hub field in it is accepted by the Hub."""
+    back = parse_front_matter(card)
+    for key in sorted(set(meant) | set(back)):
+        if back.get(key) != meant.get(key):
+            raise CardMetadataError(
+                f"card metadata {key}: rendered {meant.get(key)!r} but reads back as "
+                f"{back.get(key)!r}"
+            )
+    problems = metadata_problems(back)
+    if problems:
+        raise CardMetadataError(f"card metadata {problems[0]}")
+
+
 def render_card(manifest: dict[str, Any]) -> str:
-    head = yaml.safe_dump(front_matter(manifest), allow_unicode=True, sort_keys=False)
-    return f"---\n{head}---\n\n" + "\n\n".join(body_sections(manifest)) + "\n"
+    """The card (YAML front matter + body), checked by ``check_round_trip``."""
+    meant = front_matter(manifest)
+    head = yaml.safe_dump(meant, allow_unicode=True, sort_keys=False)
+    card = f"---\n{head}---\n\n" + "\n\n".join(body_sections(manifest)) + "\n"
+    check_round_trip(card, meant)
+    return card
 
 
 def _margins(fig: Any, left: float, bottom: float, top: float = 0.45, right: float = 0.25) -> None:

@@ -195,6 +195,12 @@ def check_section(section: str, given: Any) -> dict[str, Any]:
         raise ConfigError("input.shard_size: must be >= 1")
     if section == "executor" and out["workers"] is not None and out["workers"] < 1:
         raise ConfigError("executor.workers: must be >= 1 or null")
+    if section == "card":  # the Hub's metadata lists (data_cards/hub_metadata.py)
+        from data_cards.hub_metadata import card_problems
+
+        problems = card_problems(out)
+        if problems:
+            raise ConfigError(problems[0])
     return out
 
 

@@ -13,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, SHARED_WEB, run_cli
+from tests.conftest import REPO, run_cli
 
 CHAIN_CONFIG = REPO / "configs" / "curation.yaml"
+SAMPLES = REPO / "samples"
+SHARD_SIZE = 400  # 5,201 lines -> 13 shards: enough markers to kill between stages
 
 
 def data_hashes(version: Path) -> dict[str, str]:
@@ -28,18 +30,12 @@ def data_hashes(version: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
-    """~9k real records from two shared files plus one bad line, as one input."""
+    """The bundled sample (5,200 real records of six sources, ``samples/README.md``) plus
+    one bad line, as one input: 13 shards of ``SHARD_SIZE`` records."""
     out = tmp_path_factory.mktemp("corpus") / "in.jsonl"
     with open(out, "wb") as fh:
-        for name, n in (
-            ("clue_corpus_small_sample.jsonl", 2500),
-            ("weibo_smp2020_ewect.jsonl", 6000),
-        ):
-            with open(SHARED_WEB / name, "rb") as src:
-                for i, line in enumerate(src):
-                    if i >= n:
-                        break
-                    fh.write(line)
+        for path in sorted(SAMPLES.glob("*.jsonl")):
+            fh.write(path.read_bytes())
         fh.write(b'{"id": "broken", "text": \n')
     return out
 
@@ -53,7 +49,7 @@ def _args(corpus: Path, out: Path) -> list[str]:
         "--set",
         f"output.dir={out}",
         "--set",
-        "input.shard_size=700",
+        f"input.shard_size={SHARD_SIZE}",
         "--set",
         "executor.workers=2",
     ]

@@ -16,7 +16,7 @@ are sampled to the same count in every length bin (texts of at least 20 chars), 
 nothing about the label (``benchmarks/quality_model.py`` prints a length-only baseline).
 Deterministic (seeded); the gzip has mtime 0, so rebuilding gives the same bytes.
 
-    python3 filters/data/make_quality_zh.py [DEV_DATA_DIR]   # default /work/shared/data
+    python3 filters/data/make_quality_zh.py [--data DIR]   # DEV data, default ../shared/data
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ import sys
 from pathlib import Path
 
 import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from benchmarks.dev_data import parse_data  # noqa: E402
 
 OUT = Path(__file__).with_name("quality_zh.jsonl.gz")
 SEED = 20261127
@@ -96,4 +99,4 @@ def main(root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path("/work/shared/data"))
+    main(parse_data(__doc__.splitlines()[0], ("web",)))
