@@ -16,7 +16,7 @@ import inspect
 import textwrap
 from typing import Any
 
-from pipeline.schema import SECTIONS, stage_param_types, type_name
+from pipeline.schema import SECTIONS, plain, stage_param_types, type_name
 
 HEADER = """\
 # Configuration reference
@@ -90,9 +90,9 @@ def field_comments(cls: type) -> dict[str, str]:
 
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
-        return f.default
+        return plain(f.default)
     if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
+        return plain(f.default_factory())
     return "(required)"
 
 
