@@ -85,9 +85,9 @@ class LlamaCppConfig(BackendConfig):
 
 @dataclass(frozen=True)
 class OpenAIConfig(BackendConfig):
-    """Any OpenAI-compatible server (``synth.backends.openai_compat``). Retry defaults follow
-    the OpenAI Python client's exponential backoff (0.5 s doubling, capped); ``concurrency``
-    8 suits one llama.cpp or small vLLM server."""
+    """Any OpenAI-compatible server (``synth.backends.openai_compat``). ``backoff`` 0.5 s is
+    the OpenAI Python client's initial retry delay; 5 retries capped at 30 s ride out a server
+    restart, and ``concurrency`` 8 suits one llama.cpp or small vLLM server (own choices)."""
 
     kind: ClassVar[str] = "openai"
     operational: ClassVar[frozenset[str]] = frozenset(
@@ -132,9 +132,9 @@ class OpenAIConfig(BackendConfig):
 
 @dataclass(frozen=True)
 class VllmConfig(BackendConfig):
-    """Offline vLLM on GPUs (``synth.backends.vllm_backend``; GPU actors under Ray). Defaults
-    are vLLM's own ``LLM`` defaults, except prefix caching on (every request of a stage shares
-    the system prompt)."""
+    """Offline vLLM on GPUs (``synth.backends.vllm_backend``; GPU actors under Ray).
+    ``tensor_parallel_size`` 1 and ``gpu_memory_utilization`` 0.9 are ``vllm.LLM``'s defaults;
+    prefix caching is on because every request of a stage shares its system prompt."""
 
     kind: ClassVar[str] = "vllm"
     operational: ClassVar[frozenset[str]] = frozenset(
