@@ -156,6 +156,41 @@ def synthesis_block(m: dict[str, Any]) -> str:
     )
 
 
+#: What each guard rejection of a generating stage means (see ``synth/guards.py``).
+REJECTION_MEANINGS = {
+    "copied_source": "the instruction is mostly copied from its source document",
+    "no_task_form": "no question or task (no question mark, question word or task verb)",
+    "incomplete": "the instruction was cut mid-sentence (open bracket or trailing comma)",
+    "answer_fragment": "the answer is a fragment (too short, open bracket, no content)",
+    "not_novel": "too close to an earlier instruction (char ROUGE-L)",
+    "unsupported": "the answer is not grounded in the document",
+    "parse_error": "the output did not parse under the JSON schema",
+    "truncated": "the output hit max_tokens",
+}
+
+
+def rejected_generations_block(m: dict[str, Any]) -> str:
+    """The rejection rate per reason of each LLM stage that rejected any generated record."""
+    figures = [f for f in (m.get("synthesis") or {}).get("llm_stages", []) if f.get("rejections")]
+    if not figures:
+        return ""
+    rows = [
+        "| stage | reason | rejected | share of generated | meaning |",
+        "|---|---|---:|---:|---|",
+    ]
+    for f in figures:
+        for r in f["rejections"]:
+            rows.append(
+                f"| `{f['name']}` | `{r['reason']}` | {r['n']} | {_num(r['rate'])} "
+                f"| {REJECTION_MEANINGS.get(r['reason'], '')} |"
+            )
+    return (
+        "## Rejected generations\n\nGenerated records that a check rejected (they are in "
+        "`rejected/` with the reason, not in the data); share = rejected / records the stage "
+        "generated.\n\n" + "\n".join(rows)
+    )
+
+
 def body_sections(m: dict[str, Any]) -> list[str]:
     c, card = m["counts"], m["config"]["card"]
     inputs = "\n".join(
@@ -190,6 +225,7 @@ def body_sections(m: dict[str, Any]) -> list[str]:
         + stats_block(m)
         + quality_block(m),
         *([synthesis_block(m)] if m.get("synthesis") else []),
+        *([block] if (block := rejected_generations_block(m)) else []),
         "## Uses\n\n"
         + (
             "Supervised fine-tuning or preference optimization (DPO) of Chinese chat models. "

@@ -75,7 +75,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_stages(args: argparse.Namespace) -> int:
     from pipeline.registry import STAGES
-    from pipeline.schema import stage_param_types, type_name
+    from pipeline.schema import plain, stage_param_types, type_name
     from pipeline.stage import param_specs
 
     listing: list[dict[str, Any]] = []
@@ -89,7 +89,7 @@ def cmd_stages(args: argparse.Namespace) -> int:
                 "version": cls.version,
                 "summary": doc[0] if doc else "",
                 "params": [
-                    {"name": p, "type": type_name(types[p]), "default": d}
+                    {"name": p, "type": type_name(types[p]), "default": plain(d)}
                     for p, _t, d in param_specs(cls)
                 ],
             }

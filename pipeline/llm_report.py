@@ -4,7 +4,10 @@ Figures per LLM stage (a stage whose records carry ``calls`` stats), from the pe
 the workers report: calls (attempts, retries included), cache hits and misses, prompt and
 completion tokens, the completion tokens the engine decoded in this run (cache misses), stage
 seconds and decoded tokens per second, and the share of the
-records it emitted that failed to parse or were truncated. Dataset-wide: the distinct
+records it emitted that failed to parse or were truncated, and ``rejections``: every rejection
+reason of its generated records (``copied_source``, ``no_task_form``, ``incomplete``,
+``answer_fragment``, ``not_novel``, ...) with its count and share of the records it emitted,
+most frequent first. Dataset-wide: the distinct
 engines, models, prompt templates (with sha256) and sampling parameters found in the
 records' provenance, tokens generated, and the judge's order-swap consistency rate.
 """
@@ -78,7 +81,20 @@ def stage_figures(stage: dict[str, Any]) -> dict[str, Any] | None:
         "parse_failure_rate": _rate(parse, emitted),
         "truncated": truncated,
         "truncation_rate": _rate(truncated, emitted),
+        "rejections": rejections(stage, emitted),
     }
+
+
+def rejections(stage: dict[str, Any], emitted: int) -> list[dict[str, Any]]:
+    """[{reason, n, rate}] of one stage's dropped records (rate over the records it emitted;
+    reasons without the ``<stage>:`` prefix), most frequent first, then by name."""
+    prefix = f"{stage['type']}:"
+    counts = sorted(stage["dropped"].items(), key=lambda kv: (-kv[1], kv[0]))
+    return [
+        {"reason": reason.removeprefix(prefix), "n": n, "rate": _rate(n, emitted)}
+        for reason, n in counts
+        if n
+    ]
 
 
 def synthesis_report(

@@ -16,7 +16,7 @@ import inspect
 import textwrap
 from typing import Any
 
-from pipeline.schema import SECTIONS, stage_param_types, type_name
+from pipeline.schema import SECTIONS, plain, stage_param_types, type_name
 
 HEADER = """\
 # Configuration reference
@@ -90,9 +90,9 @@ def field_comments(cls: type) -> dict[str, str]:
 
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
-        return f.default
+        return plain(f.default)
     if f.default_factory is not dataclasses.MISSING:
-        return f.default_factory()
+        return plain(f.default_factory())
     return "(required)"
 
 
@@ -142,6 +142,34 @@ def stage_tables() -> list[str]:
     return out
 
 
+def backend_tables() -> list[str]:
+    """One table per LLM engine config (``synth.backends.configs``): its options."""
+    from synth.backends.configs import BACKEND_CONFIGS
+
+    out = ["## LLM backends", "", "The `backend` of an LLM stage (and each of"]
+    out.append("`respond.extra_backends`) is `{type: <engine>, <option>: <value>, ...}`; an")
+    out.append("unknown option stops the config load naming the valid ones. Operational options")
+    out.append("change where or how fast calls run, never the output (not in the fingerprint).")
+    out.append("")
+    for kind, cls in BACKEND_CONFIGS.items():
+        doc = _help(inspect.cleandoc(cls.__doc__ or ""))
+        out += [f"### `type: {kind}`", "", doc, "", "| option | type | default | meaning |"]
+        out.append("|---|---|---|---|")
+        types, comments = stage_param_types(cls), field_comments(cls)
+        for f in dataclasses.fields(cls):
+            default = _default(f)
+            note = comments.get(f.name, "")
+            if f.name in cls.operational:
+                note = f"{note} (operational)".strip()
+            shown = default if default == "(required)" else _cell(default)
+            out.append(
+                f"| `{f.name}` | {_help(type_name(types[f.name]))} | {shown} | {_help(note)} |"
+            )
+        out.append("")
+    return out
+
+
 def render_reference() -> str:
     """The whole ``docs/configuration.md`` text."""
-    return "\n".join([HEADER, *section_tables(), *stage_tables()]).rstrip() + "\n"
+    parts = [HEADER, *section_tables(), *stage_tables(), *backend_tables()]
+    return "\n".join(parts).rstrip() + "\n"

@@ -134,6 +134,8 @@ def matches(value: Any, tp: Any) -> bool:
     """Whether a YAML value fits an annotation (int is accepted where float is expected)."""
     if tp is Any:
         return True
+    if hasattr(tp, "from_config"):  # a typed config (e.g. a backend): it validates itself
+        return isinstance(value, (dict, tp))  # when the stage is built (see build_stage)
     origin = typing.get_origin(tp)
     if origin is Literal:
         return value in typing.get_args(tp)
@@ -257,10 +259,24 @@ def check_stage_params(index: int, given: Any) -> dict[str, Any]:
         else:
             raise ConfigError(f"{where} ({stype}).{f.name}: required parameter missing")
     try:
-        build_stage(out)
+        stage = build_stage(out)
     except (ValueError, TypeError) as exc:
         raise ConfigError(f"{where} ({stype}): {exc}") from None
+    for name in out:  # typed configs as parsed (defaults filled in), in their YAML form
+        value = getattr(stage, name, None)
+        if plain(value) is not value:
+            out[name] = plain(value)
     return out
+
+
+def plain(value: Any) -> Any:
+    """A parameter value in its YAML form: typed configs (anything with ``as_config()``, e.g.
+    a backend) become mappings, also inside a tuple (then a list); other values unchanged."""
+    if hasattr(value, "as_config"):
+        return value.as_config()
+    if isinstance(value, tuple) and any(hasattr(v, "as_config") for v in value):
+        return [plain(v) for v in value]
+    return value
 
 
 def build_stage(params: dict[str, Any]) -> Any:

@@ -6,6 +6,11 @@ Grounding check: ``support`` = share of the answer's character bigrams (normaliz
 or punctuation) that occur in the document; answers below ``min_support`` are rejected as
 ``unsupported``. A question too close to an earlier one of the same document (char ROUGE-L
 > ``max_rouge_l``) is ``not_novel``; a pair quoting the prompt template is ``template_leak``.
+A question that is mostly copied from the document (``copied_share`` ≥ ``max_copied_share``)
+is ``copied_source``; one cut mid-sentence is ``incomplete``; one that is no question or task
+is ``no_task_form``; an answer that is a fragment is ``answer_fragment`` (:mod:`synth.guards`).
+Rules in order: template_leak, too_short, copied_source, incomplete, no_task_form, not_novel,
+answer_fragment, unsupported. Invisible format characters are removed from both texts.
 
 Which documents: those with at least ``min_doc_chars`` characters whose id falls in the
 deterministic ``sample_rate`` sample (``hash(id) < rate``, independent of batches and
@@ -20,9 +25,11 @@ from typing import Any, ClassVar
 
 from pipeline.record import Doc
 from synth.backends.base import LLMRequest
+from synth.guards import MAX_COPIED_SHARE, check_answer, check_instruction_form, copied_share
+from synth.guards import strip_invisible as clean
 from synth.llm_stage import LLMStage, child_id, failure, zero_stats
 from synth.quality_annotate import in_sample
-from synth.templates import load_template, untrusted
+from synth.templates import Template, load_template, untrusted
 from synth.textrules import NOVELTY_MAX_ROUGE, max_rouge, normalize_chars
 
 
@@ -64,7 +71,7 @@ class SynthDocQA(LLMStage):
     """
 
     name: ClassVar[str] = "synth_doc_qa"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     template: ClassVar[str] = "doc_qa"
     generates: ClassVar[bool] = True
     publish_format: ClassVar[str] = "sft"
@@ -76,7 +83,24 @@ class SynthDocQA(LLMStage):
     min_support: float = 0.5
     min_question_chars: int = 4
     max_rouge_l: float = NOVELTY_MAX_ROUGE
+    #: a question with this share of its characters copied from the document is rejected
+    max_copied_share: float = MAX_COPIED_SHARE
     max_tokens: int = 512
+
+    def rule(self, q: str, a: str, text: str, sim: float, sup: float, tpl: Template) -> str | None:
+        """The first rule a (question, answer) pair breaks (see the module docstring)."""
+        if tpl.leaks(q) or tpl.leaks(a):
+            return "template_leak"
+        if len(normalize_chars(q)) < self.min_question_chars:
+            return "too_short"
+        form = check_instruction_form(q, text, max_copied_share=self.max_copied_share)
+        if form:
+            return form
+        if sim > self.max_rouge_l:
+            return "not_novel"
+        if check_answer(a, q):
+            return "answer_fragment"
+        return "unsupported" if sup < self.min_support else None
 
     def process(self, docs: list[Doc]) -> list[Doc]:
         tpl = load_template(self.template)
@@ -106,7 +130,13 @@ class SynthDocQA(LLMStage):
                         child_id(doc.id, self.name, 0),
                         outcome.result.text[:2000],
                         {"source_id": doc.id, "synth": llm},
-                        {**outcome.stats(), "index": 0, "support": 0.0, "max_rouge": 0.0},
+                        {
+                            **outcome.stats(),
+                            "index": 0,
+                            "support": 0.0,
+                            "max_rouge": 0.0,
+                            "copied_share": 0.0,
+                        },
                         reason=reason,
                         error=error,
                     )
@@ -114,17 +144,9 @@ class SynthDocQA(LLMStage):
                 continue
             questions: list[str] = []
             for i, pair in enumerate(outcome.result.parsed["pairs"]):
-                q, a = pair["question"].strip(), pair["answer"].strip()
+                q, a = clean(pair["question"]).strip(), clean(pair["answer"]).strip()
                 sup, sim = support(a, text), max_rouge(q, questions)
-                rule = None
-                if tpl.leaks(q) or tpl.leaks(a):
-                    rule = "template_leak"
-                elif len(normalize_chars(q)) < self.min_question_chars:
-                    rule = "too_short"
-                elif sim > self.max_rouge_l:
-                    rule = "not_novel"
-                elif sup < self.min_support:
-                    rule = "unsupported"
+                rule = self.rule(q, a, text, sim, sup, tpl)
                 questions.append(q)
                 calls = outcome.stats() if i == 0 else zero_stats()
                 out.append(
@@ -138,7 +160,13 @@ class SynthDocQA(LLMStage):
                             "output": a,
                             "synth": llm,
                         },
-                        {**calls, "index": i, "support": round(sup, 4), "max_rouge": round(sim, 4)},
+                        {
+                            **calls,
+                            "index": i,
+                            "support": round(sup, 4),
+                            "max_rouge": round(sim, 4),
+                            "copied_share": round(copied_share(q, text), 4),
+                        },
                         reason=rule,
                     )
                 )

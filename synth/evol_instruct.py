@@ -9,7 +9,9 @@ Failed evolutions are eliminated (WizardLM's elimination rules) with the rule:
 * ``prompt_copy`` — it repeats the rewriting prompt ("原始指令", "改写后的指令", template text);
 * ``no_gain`` — no information gain: nothing added to the parent (all of it is a subsequence of
   the parent) or char ROUGE-L vs the parent ≥ ``max_parent_rouge`` (in-depth only);
-* ``too_short`` / ``too_long`` — normalized length outside [min_chars, max_chars].
+* ``too_short`` / ``too_long`` — normalized length outside [min_chars, max_chars];
+* ``incomplete`` / ``no_task_form`` — cut mid-sentence, or no question or task at all
+  (:mod:`synth.guards`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, ClassVar
 
 from pipeline.record import Doc
 from synth.backends.base import LLMRequest
+from synth.guards import check_instruction_form, strip_invisible
 from synth.llm_stage import LLMStage, child_id, failure
 from synth.records import instruction_of, user_message
 from synth.templates import Template, load_template, untrusted
@@ -68,7 +71,7 @@ def eliminate(
         return "too_short"
     if len(e) > max_chars:
         return "too_long"
-    return None
+    return check_instruction_form(evolved)
 
 
 @dataclass(frozen=True)
@@ -77,7 +80,7 @@ class EvolInstruct(LLMStage):
     fewer than ~4 characters scores above it (own choice; WizardLM asks ChatGPT instead)."""
 
     name: ClassVar[str] = "evol_instruct"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     generates: ClassVar[bool] = True
     publish_format: ClassVar[str] = "instructions"
 
@@ -122,7 +125,7 @@ class EvolInstruct(LLMStage):
             text = outcome.result.text[:2000]
             sim = 0.0
             if not (reason or error):
-                text = outcome.result.parsed["instruction"].strip()
+                text = strip_invisible(outcome.result.parsed["instruction"]).strip()
                 sim = rouge_l(text, parent)
                 reason = eliminate(
                     text,

@@ -59,7 +59,7 @@ class Judge(LLMStage):
     with a 50-character rationale."""
 
     name: ClassVar[str] = "judge"
-    version: ClassVar[str] = "3"
+    version: ClassVar[str] = "4"
 
     mode: str = "pointwise"
     use_reference: bool = True

@@ -21,38 +21,10 @@ import orjson
 from pipeline.record import Doc
 from pipeline.stage import MapStage
 from synth.backends.base import Backend, LLMRequest, LLMResult, Sampling, create_backend
+from synth.backends.configs import BackendConfig, LlamaCppConfig, parse_backend
 from synth.cache import CachedBackend, LLMCache, default_cache_dir
 from synth.layouts import PublishedLayout
 from synth.templates import Template
-
-#: Default engine: the embedded llama.cpp with the packaged Qwen2.5-Coder-0.5B-Instruct.
-DEFAULT_BACKEND: dict[str, Any] = {"type": "llamacpp", "model": "qwen2.5-coder-0.5b-instruct-q4"}
-
-#: Engine options that change how fast or where calls run, never what they return: left out of
-#: the stage fingerprint (the call cache ignores them too), so moving to another server or
-#: raising concurrency reuses earlier results.
-BACKEND_OPERATIONAL = frozenset(
-    {
-        "base_url",
-        "api_key_env",
-        "concurrency",
-        "timeout",
-        "max_retries",
-        "backoff",
-        "max_backoff",
-        "n_threads",
-        "n_batch",
-        "tensor_parallel_size",
-        "gpu_memory_utilization",
-        "enable_prefix_caching",
-    }
-)
-
-
-def backend_identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The output-relevant part of an engine config (see ``BACKEND_OPERATIONAL``)."""
-    return {k: v for k, v in config.items() if k not in BACKEND_OPERATIONAL}
-
 
 #: Engines of this process by config (see ``LLMStage.make_engine``).
 _ENGINES: dict[str, Backend] = {}
@@ -114,13 +86,16 @@ def _valid(parsed: Any, schema: Any) -> bool:
 
 @dataclass(frozen=True)
 class LLMStage(PublishedLayout, MapStage):
-    """A map stage that calls an LLM. ``backend`` is the engine config (see ``create_backend``).
+    """A map stage that calls an LLM. ``backend`` is the engine config: a typed
+    :class:`~synth.backends.configs.BackendConfig`, given in YAML as a mapping
+    ``{type: llamacpp|openai|vllm, ...}`` and parsed (validated) when the stage is built.
 
     ``cache_dir``: LLM call cache ("" = ``$ZHCURATE_LLM_CACHE`` or ``~/.cache/zhcurate/llm``,
     "off" = no cache). It does not change outputs, so it is operational.
     """
 
-    backend: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_BACKEND))
+    #: engine: {type: llamacpp|openai|vllm, model: ..., options} (docs/synthesis.md lists them)
+    backend: BackendConfig = field(default_factory=LlamaCppConfig)
     temperature: float = 0.0
     top_p: float = 1.0
     max_tokens: int = 512
@@ -131,34 +106,31 @@ class LLMStage(PublishedLayout, MapStage):
 
     operational: ClassVar[frozenset[str]] = frozenset({"cache_dir"})
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "backend", parse_backend(self.backend, "backend"))
+
     def non_default_params(self) -> dict[str, Any]:
         """As :meth:`Stage.non_default_params`, with engine configs reduced to their identity
-        (``backend_identity``): a new server URL or concurrency keeps the fingerprint."""
+        (:meth:`BackendConfig.identity`): a new server URL or concurrency keeps the
+        fingerprint."""
         params = super().non_default_params()
         for f in dataclasses.fields(self):
+            if f.name not in ("backend", "extra_backends"):
+                continue
             value = getattr(self, f.name)
-            if f.name == "backend" or f.name == "extra_backends":
-                default = f.default_factory() if callable(f.default_factory) else f.default
-                ident = (
-                    backend_identity(value)
-                    if isinstance(value, dict)
-                    else [backend_identity(v) for v in value]
-                )
-                base = (
-                    backend_identity(default)
-                    if isinstance(default, dict)
-                    else [backend_identity(v) for v in default]
-                )
-                params.pop(f.name, None)
-                if ident != base:
-                    params[f.name] = ident
+            default = f.default_factory() if callable(f.default_factory) else f.default
+            ident = value.identity() if f.name == "backend" else [v.identity() for v in value]
+            base = default.identity() if f.name == "backend" else [v.identity() for v in default]
+            params.pop(f.name, None)
+            if ident != base:
+                params[f.name] = ident
         return params
 
-    def make_engine(self, config: dict[str, Any]) -> Backend:
-        """An engine from a config dict, behind the call cache unless ``cache_dir`` is "off".
+    def make_engine(self, config: BackendConfig) -> Backend:
+        """An engine from a typed config, behind the call cache unless ``cache_dir`` is "off".
         Stages of one worker process with the same engine config share one engine (one copy
         of the model in memory, not one per stage)."""
-        key = orjson.dumps(config, option=orjson.OPT_SORT_KEYS).decode()
+        key = orjson.dumps(config.as_config(), option=orjson.OPT_SORT_KEYS).decode()
         if key not in _ENGINES:
             _ENGINES[key] = create_backend(config)
         engine: Backend = _ENGINES[key]

@@ -40,7 +40,7 @@ class LLMQualityAnnotate(LLMStage):
     """``max_doc_chars`` 2000: FineWeb-Edu's annotation prompt also shows a truncated page."""
 
     name: ClassVar[str] = "llm_quality_annotate"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     template: ClassVar[str] = "quality_annotate"
 
     sample_rate: float = 1.0

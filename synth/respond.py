@@ -11,10 +11,11 @@ per response with its text, engine, model, sampling, template hash, tokens and f
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pipeline.record import Doc
 from synth.backends.base import Backend, LLMRequest
+from synth.backends.configs import BackendConfig, parse_backend
 from synth.llm_stage import CALL_STATS, LLMStage, Outcome
 from synth.records import instruction_of, user_message
 from synth.templates import load_template
@@ -32,9 +33,17 @@ class Respond(LLMStage):
 
     n: int = 2
     temperatures: tuple[float, ...] = (0.3, 0.9)
-    extra_backends: tuple[dict[str, Any], ...] = ()
+    #: further engines, used in turn with ``backend`` (same form as ``backend``)
+    extra_backends: tuple[BackendConfig, ...] = ()
     min_complete: int = 2
     max_tokens: int = 512
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        extra = tuple(
+            parse_backend(c, f"extra_backends[{i}]") for i, c in enumerate(self.extra_backends)
+        )
+        object.__setattr__(self, "extra_backends", extra)
 
     def engines(self) -> list[Backend]:
         if getattr(self, "_extra", None) is None:

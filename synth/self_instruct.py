@@ -3,10 +3,11 @@
 Each input record is a seed task. Its prompt shows that seed plus ``n_examples - 1`` others
 drawn from ``seed_file`` by a hash of the record id (so the prompt depends only on the record,
 never on the batch), and asks for ``k`` new instructions. Each becomes a record
-``<seed id>#self_instruct.<i>``, checked in order: template_leak, too_short, too_long,
+``<seed id>#self_instruct.<i>``, checked in order (template_leak overrides): too_short, too_long,
 blacklisted, refusal, not_novel (char ROUGE-L > 0.7 against the seed pool, the input and the
-earlier siblings). Novelty across different inputs is a global concern (run exact/MinHash
-dedup after this stage).
+earlier siblings), then incomplete and no_task_form (:mod:`synth.guards`: an instruction cut
+mid-sentence, or no question or task at all). Novelty across different inputs is a global
+concern (run exact/MinHash dedup after this stage).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any, ClassVar
 
 from pipeline.record import Doc
 from synth.backends.base import LLMRequest
+from synth.guards import check_instruction_form, strip_invisible
 from synth.llm_stage import LLMStage, child_id, failure, zero_stats
 from synth.records import instruction_of, user_message
 from synth.templates import load_template, untrusted
@@ -67,7 +69,7 @@ class SelfInstruct(LLMStage):
     Length bounds 6–150 characters: own choice for one- or two-sentence Chinese tasks."""
 
     name: ClassVar[str] = "self_instruct"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     template: ClassVar[str] = "self_instruct"
     generates: ClassVar[bool] = True
     publish_format: ClassVar[str] = "instructions"
@@ -123,7 +125,7 @@ class SelfInstruct(LLMStage):
                 continue
             pool = list(seeds) + ex
             for i, text in enumerate(outcome.result.parsed["instructions"]):
-                text = text.strip()
+                text = strip_invisible(text).strip()
                 rule, score = check_instruction(
                     text,
                     pool,
@@ -132,6 +134,8 @@ class SelfInstruct(LLMStage):
                     max_rouge_l=self.max_rouge_l,
                     words=self.blacklist,
                 )
+                if rule is None:
+                    rule = check_instruction_form(text)
                 if tpl.leaks(text):
                     rule = "template_leak"
                 if rule is None:

@@ -2,8 +2,11 @@
 
 A file has a ``[system]`` and a ``[user]`` section; ``{{name}}`` marks a placeholder. Values
 are substituted in one pass (a value that itself contains ``{{x}}`` is not expanded again).
-Untrusted values (documents, instructions, responses) go inside ``<document>`` tags; any such
-tag inside a value is removed first, so a document cannot close its own block. The system
+Untrusted values (documents, instructions, responses) go inside ``<document>`` tags. First the
+invisible format characters (Unicode Cf: TAG characters, zero-width and bidi controls) are
+removed, then every such tag (also with spaces or full-width brackets) is removed until none is
+left: one pass would let ``</docu</document>ment>`` rebuild ``</document>``, so a document
+cannot close its own block. The system
 section tells the model that the tagged content is data, not instructions, and every JSON
 task is decoded under a schema, so an injected "忽略以上所有指令" cannot change the output shape.
 :meth:`Template.leaks` is the post-check that an output does not quote the template.
@@ -17,9 +20,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from synth.guards import strip_invisible
+
 PROMPT_DIR = Path(__file__).parent / "prompts"
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
-_TAG = re.compile(r"<\s*/?\s*document\s*>", re.IGNORECASE)
+_TAG = re.compile(r"[<＜]\s*[/／]?\s*document\s*[>＞]", re.IGNORECASE)
 _SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 
 #: Length of the template substrings looked for in outputs (characters). 16 CJK characters
@@ -27,9 +32,19 @@ _SECTION = re.compile(r"^\[(system|user)\]\s*$", re.MULTILINE)
 LEAK_NGRAM = 16
 
 
+def strip_tags(text: str) -> str:
+    """``text`` without ``<document>``/``</document>`` tags, removed until none is left."""
+    while True:
+        stripped = _TAG.sub("", text)
+        if stripped == text:
+            return text
+        text = stripped
+
+
 def untrusted(text: str) -> str:
-    """Wrap untrusted text in ``<document>`` tags after removing any tag it carries."""
-    return f"<document>\n{_TAG.sub('', text).strip()}\n</document>"
+    """Wrap untrusted text in ``<document>`` tags after removing invisible format characters
+    and any tag it carries (see the module docstring)."""
+    return f"<document>\n{strip_tags(strip_invisible(text)).strip()}\n</document>"
 
 
 @dataclass(frozen=True)

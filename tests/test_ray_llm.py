@@ -38,6 +38,7 @@ from pipeline.executors.ray_llm import (
     shutdown_llm_actors,
 )
 from synth.backends.base import BackendUnavailable, LLMRequest, Sampling
+from synth.backends.configs import OpenAIConfig, VllmConfig
 from tests.conftest import REPO, http_server, run_cli, send_json, write_config
 from tests.test_resume import data_hashes
 
@@ -183,7 +184,7 @@ def _fan_out(url: str, barrier: str, task: int, n: int, parties: int) -> list[st
     deadline = time.time() + 60
     while len(os.listdir(barrier)) < parties and time.time() < deadline:
         time.sleep(0.01)
-    backend = OpenAIBackend(model="m", base_url=url, concurrency=3, max_retries=0)
+    backend = OpenAIBackend(OpenAIConfig(model="m", base_url=url, concurrency=3, max_retries=0))
     reqs = [
         LLMRequest(messages=({"role": "user", "content": f"问题{task}-{i}"},), sampling=Sampling())
         for i in range(n)
@@ -256,7 +257,7 @@ def _answers(backend: Any, task: int) -> list[str]:
 
 
 def _vllm_batches(options: dict[str, Any], task: int) -> list[str]:
-    return _answers(RayVllmBackend(**options), task)
+    return _answers(RayVllmBackend(VllmConfig(**options)), task)
 
 
 def _local_vllm_answers(fake_vllm_path: str, options: dict[str, Any], task: int) -> list[str]:
@@ -266,7 +267,7 @@ def _local_vllm_answers(fake_vllm_path: str, options: dict[str, Any], task: int)
     sys.path.insert(0, fake_vllm_path)
     saved = {k: sys.modules.pop(k) for k in ("vllm", "vllm.sampling_params") if k in sys.modules}
     try:
-        return _answers(VllmBackend(**options), task)
+        return _answers(VllmBackend(VllmConfig(**options)), task)
     finally:
         sys.path.remove(fake_vllm_path)
         for k in ("vllm", "vllm.sampling_params"):
@@ -312,7 +313,7 @@ def test_vllm_config_under_ray_builds_the_actor_backend(
 
 def test_vllm_on_a_cluster_without_enough_gpus_fails_clearly(cluster: Cluster) -> None:
     with pytest.raises(BackendUnavailable, match="needs GPUs: the cluster has 2"):
-        RayVllmBackend(model="m", tensor_parallel_size=4).generate(
+        RayVllmBackend(VllmConfig(model="m", tensor_parallel_size=4)).generate(
             [LLMRequest(prompt="一", sampling=Sampling())]
         )
 

@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from synth.backends.base import BackendUnavailable, LLMRequest, LLMResult, OnResult
+from synth.backends.configs import VllmConfig
 
 #: Namespace of the shared actors (so every job of one cluster finds the same limiter).
 NAMESPACE = "zhcurate"
@@ -201,10 +202,10 @@ def request_slots(
 class VllmEngine:
     """Ray actor owning one vLLM engine (``num_gpus=tensor_parallel_size``) for the run."""
 
-    def __init__(self, options: dict[str, Any]) -> None:
+    def __init__(self, config: VllmConfig) -> None:
         from synth.backends.vllm_backend import VllmBackend
 
-        self.backend = VllmBackend(**options)
+        self.backend = VllmBackend(config)
         self.batches = 0
 
     def generate(self, requests: list[LLMRequest]) -> list[LLMResult]:
@@ -227,17 +228,18 @@ class VllmEngine:
 class RayVllmBackend:
     """The ``vllm`` backend under Ray: batches go to shared :class:`VllmEngine` actors.
 
-    Same options as :class:`~synth.backends.vllm_backend.VllmBackend`; engines =
-    cluster GPUs // ``tensor_parallel_size`` (at least one GPU must be in the cluster).
+    Takes the same :class:`~synth.backends.configs.VllmConfig` as
+    :class:`~synth.backends.vllm_backend.VllmBackend`; engines = cluster GPUs //
+    ``tensor_parallel_size`` (at least one GPU must be in the cluster).
     Each worker process sends its batches round-robin, starting at an engine chosen by pid.
     """
 
     kind = "vllm"
 
-    def __init__(self, model: str, **options: Any) -> None:
-        self.model = model
-        self.options = {"model": model, **options}
-        self.tp = int(options.get("tensor_parallel_size", 1))
+    def __init__(self, config: VllmConfig) -> None:
+        self.config = config
+        self.model = config.model
+        self.tp = config.tensor_parallel_size
         self._engines: list[Any] | None = None
         self._next = os.getpid()
 
@@ -252,7 +254,7 @@ class RayVllmBackend:
                     f"vllm backend on Ray needs GPUs: the cluster has {gpus}, "
                     f"tensor_parallel_size is {self.tp}"
                 )
-            key = _digest(self.options)
+            key = _digest(self.config.as_config())
             self._engines = [
                 _remote(VllmEngine)
                 .options(
@@ -265,7 +267,7 @@ class RayVllmBackend:
                     max_concurrency=1,
                     max_restarts=1,
                 )
-                .remote(self.options)
+                .remote(self.config)
                 for i in range(gpus // self.tp)
             ]
         return self._engines

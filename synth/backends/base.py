@@ -3,8 +3,9 @@
 A :class:`LLMRequest` carries chat ``messages`` (instruct models) or a raw ``prompt`` (base
 models), :class:`Sampling` parameters and an optional JSON schema; a :class:`LLMResult` carries
 the text, the parsed JSON, the finish reason, token counts and an error if any. Engines
-(``llamacpp``, ``openai``, ``vllm``) implement :class:`Backend` and are built from a config dict
-by :func:`create_backend`; heavy libraries are imported only inside the engine modules.
+(``llamacpp``, ``openai``, ``vllm``) implement :class:`Backend` and are built from a typed
+config (:mod:`synth.backends.configs`) by :func:`create_backend`; heavy libraries are imported
+only inside the engine modules.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pipeline.errors import StageUnavailable
+
+if TYPE_CHECKING:
+    from synth.backends.configs import BackendConfig
 
 #: Called with (request index, result) as soon as one result is known (the cache writes it).
 OnResult = Callable[[int, "LLMResult"], None]
@@ -134,26 +138,27 @@ def identity(kind: str, model: str, request: LLMRequest) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def create_backend(config: Mapping[str, Any]) -> Backend:
-    """Build an engine from ``{type: llamacpp|openai|vllm, model: ..., <engine options>}``."""
-    options = dict(config)
-    kind = options.pop("type", None)
-    if kind == "llamacpp":
+def create_backend(config: BackendConfig | Mapping[str, Any]) -> Backend:
+    """Build an engine from a typed config or its mapping ``{type: llamacpp|openai|vllm,
+    model: ..., <engine options>}`` (validated by :func:`~synth.backends.configs.parse_backend`)."""
+    from synth.backends.configs import LlamaCppConfig, OpenAIConfig, VllmConfig, parse_backend
+
+    typed = parse_backend(config)
+    if isinstance(typed, LlamaCppConfig):
         from synth.backends.llamacpp import LlamaCppBackend
 
-        return LlamaCppBackend(**options)
-    if kind == "openai":
+        return LlamaCppBackend(typed)
+    if isinstance(typed, OpenAIConfig):
         from synth.backends.openai_compat import OpenAIBackend
 
-        return OpenAIBackend(**options)
-    if kind == "vllm":
-        from pipeline.executors.ray_llm import on_ray
+        return OpenAIBackend(typed)
+    assert isinstance(typed, VllmConfig)
+    from pipeline.executors.ray_llm import on_ray
 
-        if on_ray():  # under the Ray executor: engines are GPU actors (ray_llm.RayVllmBackend)
-            from pipeline.executors.ray_llm import RayVllmBackend
+    if on_ray():  # under the Ray executor: engines are GPU actors (ray_llm.RayVllmBackend)
+        from pipeline.executors.ray_llm import RayVllmBackend
 
-            return RayVllmBackend(**options)
-        from synth.backends.vllm_backend import VllmBackend
+        return RayVllmBackend(typed)
+    from synth.backends.vllm_backend import VllmBackend
 
-        return VllmBackend(**options)
-    raise ValueError(f"backend.type must be one of llamacpp, openai, vllm (got {kind!r})")
+    return VllmBackend(typed)

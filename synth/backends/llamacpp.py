@@ -30,6 +30,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from synth.backends.base import LLMRequest, LLMResult, OnResult, finish
+from synth.backends.configs import LlamaCppConfig
 from synth.models import model_identity, resolve_model
 
 _SPACE = 'space ::= | " " | "\\n" [ \\t]{0,20}'
@@ -66,32 +67,25 @@ def model_params_patch(repack: bool) -> Iterator[None]:
 
 
 class LlamaCppBackend:
-    """``{type: llamacpp, model: <short name or .gguf path>, n_ctx, n_threads, n_batch}``.
+    """The ``llamacpp`` engine of a :class:`~synth.backends.configs.LlamaCppConfig`.
 
-    ``n_threads`` 0 means one per CPU core (llama-cpp-python's own default is half the cores).
-    ``repack``: llama.cpp's runtime weight repacking (off: see the module docstring).
+    ``n_threads`` 0 means one per CPU core; ``repack`` is llama.cpp's runtime weight repacking
+    (off: see the module docstring).
     """
 
     kind = "llamacpp"
 
-    def __init__(
-        self,
-        model: str = "qwen2.5-coder-0.5b-instruct-q4",
-        n_ctx: int = 4096,
-        n_threads: int = 0,
-        n_batch: int = 512,
-        chat_format: str | None = None,
-        repack: bool = False,
-    ) -> None:
-        self.model = model_identity(model)
-        self._model_ref = model
+    def __init__(self, config: LlamaCppConfig) -> None:
+        self.config = config
+        self.model = model_identity(config.model)
+        self._model_ref = config.model
         self._options = {
-            "n_ctx": n_ctx,
-            "n_threads": n_threads or os.cpu_count() or 1,
-            "n_batch": n_batch,
-            "chat_format": chat_format,
+            "n_ctx": config.n_ctx,
+            "n_threads": config.n_threads or os.cpu_count() or 1,
+            "n_batch": config.n_batch,
+            "chat_format": config.chat_format,
         }
-        self._repack = repack
+        self._repack = config.repack
         self._llm: Any = None
         self._grammars: dict[str, Any] = {}
 

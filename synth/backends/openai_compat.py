@@ -22,48 +22,34 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from synth.backends.base import BackendUnavailable, LLMRequest, LLMResult, OnResult, finish
+from synth.backends.configs import SCHEMA_MODES, OpenAIConfig
 
-#: How a JSON schema is sent: OpenAI's ``json_schema`` response format (vLLM, SGLang, OpenAI),
-#: llama.cpp server's ``json_object`` + ``schema``, vLLM's ``structured_outputs`` extra field,
-#: or not at all (the prompt alone asks for JSON).
-SCHEMA_MODES = ("json_schema", "json_object", "structured_outputs", "none")
+__all__ = ["SCHEMA_MODES", "OpenAIBackend"]
 
 
 class OpenAIBackend:
-    """``{type: openai, model, base_url, api_key_env, concurrency, timeout, max_retries, ...}``."""
+    """The ``openai`` engine of an :class:`~synth.backends.configs.OpenAIConfig`."""
 
     kind = "openai"
 
-    def __init__(
-        self,
-        model: str,
-        base_url: str = "http://127.0.0.1:8000/v1",
-        api_key_env: str | None = None,
-        concurrency: int = 8,
-        timeout: float = 120.0,
-        max_retries: int = 5,
-        backoff: float = 0.5,
-        max_backoff: float = 30.0,
-        schema_mode: str = "json_schema",
-    ) -> None:
-        if schema_mode not in SCHEMA_MODES:
-            raise ValueError(f"backend.schema_mode must be one of {SCHEMA_MODES}")
-        self.model = model
-        self.base_url = base_url.rstrip("/")
+    def __init__(self, config: OpenAIConfig) -> None:
+        self.config = config
+        self.model = config.model
+        self.base_url = config.base_url.rstrip("/")
         self.headers = {"Content-Type": "application/json"}
-        if api_key_env:
-            key = os.environ.get(api_key_env)
+        if config.api_key_env:
+            key = os.environ.get(config.api_key_env)
             if not key:
                 raise ValueError(
-                    f"environment variable {api_key_env} (backend.api_key_env) is not set"
+                    f"environment variable {config.api_key_env} (backend.api_key_env) is not set"
                 )
             self.headers["Authorization"] = f"Bearer {key}"
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.max_backoff = max_backoff
-        self.schema_mode = schema_mode
+        self.concurrency = config.concurrency
+        self.timeout = config.timeout
+        self.max_retries = config.max_retries
+        self.backoff = config.backoff
+        self.max_backoff = config.max_backoff
+        self.schema_mode = config.schema_mode
         self.in_flight = 0
         self.max_in_flight = 0
         #: Set to a list to record (start, end) monotonic times of every HTTP attempt.

@@ -12,38 +12,31 @@ from collections.abc import Sequence
 from typing import Any
 
 from synth.backends.base import LLMRequest, LLMResult, OnResult, finish
+from synth.backends.configs import VllmConfig
 
 
 class VllmBackend:
-    """``{type: vllm, model, tensor_parallel_size, gpu_memory_utilization, max_model_len, ...}``.
+    """The ``vllm`` engine of a :class:`~synth.backends.configs.VllmConfig`.
 
-    Extra keys in ``engine`` are passed to ``vllm.LLM`` unchanged (e.g. ``dtype``,
-    ``quantization``, ``max_num_seqs``).
+    ``config.engine`` is passed to ``vllm.LLM`` unchanged (e.g. ``dtype``, ``quantization``,
+    ``max_num_seqs``).
     """
 
     kind = "vllm"
 
-    def __init__(
-        self,
-        model: str,
-        tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.9,
-        max_model_len: int | None = None,
-        enable_prefix_caching: bool = True,
-        seed: int = 0,
-        engine: dict[str, Any] | None = None,
-    ) -> None:
-        self.model = model
+    def __init__(self, config: VllmConfig) -> None:
+        self.config = config
+        self.model = config.model
         self.engine_args: dict[str, Any] = {
-            "model": model,
-            "tensor_parallel_size": tensor_parallel_size,
-            "gpu_memory_utilization": gpu_memory_utilization,
-            "enable_prefix_caching": enable_prefix_caching,
-            "seed": seed,
-            **(engine or {}),
+            "model": config.model,
+            "tensor_parallel_size": config.tensor_parallel_size,
+            "gpu_memory_utilization": config.gpu_memory_utilization,
+            "enable_prefix_caching": config.enable_prefix_caching,
+            "seed": config.seed,
+            **config.engine,
         }
-        if max_model_len is not None:
-            self.engine_args["max_model_len"] = max_model_len
+        if config.max_model_len is not None:
+            self.engine_args["max_model_len"] = config.max_model_len
         self._llm: Any = None
 
     def _engine(self) -> Any:
