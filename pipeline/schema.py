@@ -63,7 +63,11 @@ SECTIONS: dict[str, dict[str, tuple[Any, Any, str]]] = {
     },
     "card": {
         "pretty_name": (str | None, None, "human title of the dataset"),
-        "license": (str, "other", "SPDX id or 'other' for the published data"),
+        "license": (
+            str,
+            "other",
+            "Hugging Face Hub licence id (e.g. apache-2.0, cc-by-sa-4.0) or 'other'",
+        ),
         "description": (str, "", "motivation paragraph for the data card"),
         "source_datasets": (list[str], [], "upstream datasets (card front matter)"),
         "task_categories": (list[str], ["text-generation"], "card front matter"),
