@@ -16,7 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline.cli_commands import (  # noqa: E402
+from pipeline.errors import EXIT_CODE_HELP, ConfigError, ExitCode  # noqa: E402
+from pipeline.redact import RedactingFilter, redact_url  # noqa: E402
+from pipeline.signals import Terminated, handle_stop_signals, received  # noqa: E402
+from pipeline.store import LockedError  # noqa: E402
+from zhcurate_cli.commands import (  # noqa: E402
     cmd_card,
     cmd_diff,
     cmd_reference,
@@ -25,10 +29,6 @@ from pipeline.cli_commands import (  # noqa: E402
     cmd_train_quality,
     cmd_validate,
 )
-from pipeline.errors import EXIT_CODE_HELP, ConfigError, ExitCode  # noqa: E402
-from pipeline.redact import RedactingFilter, redact_url  # noqa: E402
-from pipeline.signals import Terminated, handle_stop_signals, received  # noqa: E402
-from pipeline.store import LockedError  # noqa: E402
 
 #: What the one line printed on Ctrl-C or SIGTERM adds (the finally blocks have run by then).
 STOPPED = "workers stopped, lock released; run the same command again to resume"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.reference import field_comments, render_reference
 from pipeline.schema import SECTIONS
+from zhcurate_cli.reference import field_comments, render_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 

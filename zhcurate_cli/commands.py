@@ -174,7 +174,7 @@ def cmd_train_quality(args: argparse.Namespace) -> int:
 
 
 def cmd_reference(args: argparse.Namespace) -> int:
-    from pipeline.reference import render_reference
+    from zhcurate_cli.reference import render_reference
 
     text = render_reference()
     if args.check:
