@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.dev_data import add_data_argument, data_dir  # noqa: E402
 from pipeline.record import Doc  # noqa: E402
-from synth.backends.base import LLMRequest, Sampling, create_backend  # noqa: E402
+from synth.backends.base import LLMRequest, Sampling  # noqa: E402
+from synth.backends.factory import create_backend  # noqa: E402
 from synth.backends.scripted import use_engine  # noqa: E402
 from synth.doc_qa import SynthDocQA, qa_schema  # noqa: E402
 from synth.templates import load_template, untrusted  # noqa: E402

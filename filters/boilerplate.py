@@ -59,7 +59,7 @@ from filters.line_patterns import (
     split_alternatives,
 )
 from pipeline.record import Doc
-from pipeline.stage import GlobalStage
+from pipeline.stage import LOCAL, GlobalStage, Placement
 
 PATTERN_FILE = Path(__file__).parent / "data" / "boilerplate_zh.txt"
 _COMMENT = re.compile(r"\s{2,}#\s.*$")
@@ -241,7 +241,7 @@ class Boilerplate(GlobalStage):
         if self.partitions < 1:
             raise ValueError("partitions must be >= 1")
 
-    def setup(self) -> None:
+    def setup(self, placement: Placement = LOCAL) -> None:
         """Compile the pattern list (once per process)."""
         if self.patterns:
             line_patterns()

@@ -56,7 +56,7 @@ from filters.segment import segment
 from filters.textstats import char_stats, word_stats
 from filters.zh import ZH_TERMINAL
 from pipeline.record import Doc
-from pipeline.stage import Filter, Rule, at_least, at_most
+from pipeline.stage import LOCAL, Filter, Placement, Rule, at_least, at_most
 
 #: URLs: scheme or "www." up to whitespace, CJK, full-width forms or quotes/brackets.
 URL_RE = re.compile(
@@ -159,7 +159,7 @@ class Heuristics(Filter):
     max_digit_ratio: float | None = 0.3
     max_url_ratio: float | None = 0.2
 
-    def setup(self) -> None:
+    def setup(self, placement: Placement = LOCAL) -> None:
         segment("预热")  # load the segmenter and the character table once per worker
         char_stats(["预热"])
 

@@ -47,7 +47,7 @@ import numpy as np
 from filters.script import script_counts, script_label
 from filters.textstats import CJK, KANA, LETTER, char_table, class_counts
 from pipeline.record import Doc
-from pipeline.stage import Filter, Rule
+from pipeline.stage import LOCAL, Filter, Placement, Rule
 
 TOP_K = 5
 
@@ -111,7 +111,7 @@ class LangId(Filter):
     max_chars: int = 2000
     model_path: str = ""
 
-    def setup(self) -> None:
+    def setup(self, placement: Placement = LOCAL) -> None:
         self._model()
         script_counts("预热")
         char_table()

@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 
 from filters.segment import segment
 from pipeline.record import Doc
-from pipeline.stage import Filter, Rule
+from pipeline.stage import LOCAL, Filter, Placement, Rule
 
 DATA = Path(__file__).parent / "data"
 _HAS_WORD_CHAR = re.compile(r"[^\W_]")
@@ -164,7 +164,7 @@ class Lexicon(Filter):
         object.__setattr__(self, "categories", tuple(self.categories))
         flagged_set(self.categories)  # fails early on an unknown category
 
-    def setup(self) -> None:
+    def setup(self, placement: Placement = LOCAL) -> None:
         """Load the word lists and the segmenter (once per process)."""
         stopwords()
         _prefixes(flagged_set(self.categories))

@@ -43,7 +43,7 @@ from typing import ClassVar, Literal
 from filters.html_text import html_to_text, looks_like_html
 from filters.script import script_counts, script_label, t2s_convert
 from pipeline.record import Doc
-from pipeline.stage import MapStage
+from pipeline.stage import LOCAL, MapStage, Placement
 
 #: Full-width forms in U+FF01..FF5E that stay: Chinese clause/sentence punctuation and ～.
 KEEP_FULLWIDTH = "！（），：；？～"
@@ -202,7 +202,7 @@ class Normalize(MapStage):
         if self.html not in ("auto", "always", "never"):
             raise ValueError(f"html must be auto, always or never, not {self.html!r}")
 
-    def setup(self) -> None:
+    def setup(self, placement: Placement = LOCAL) -> None:
         """Build the character tables and OpenCC script sets (~0.2 s, once per process)."""
         _table_chars(self.sogou_paragraph_mark, self.drop_private_use)
         script_counts("")

@@ -33,7 +33,7 @@ from typing import Any, ClassVar
 from filters.langid import load_fasttext
 from filters.quality_train import DEFAULT_TOKENIZE, build_default_model, p_high, tokenize
 from pipeline.record import Doc
-from pipeline.stage import Filter, Rule, at_least
+from pipeline.stage import LOCAL, Filter, Placement, Rule, at_least
 
 
 @lru_cache(maxsize=4)
@@ -60,7 +60,7 @@ class Quality(Filter):
     model_path: str = ""
     max_chars: int = 2000
 
-    def setup(self) -> None:
+    def setup(self, placement: Placement = LOCAL) -> None:
         self._model()
 
     def _model(self) -> tuple[Any, str]:

@@ -20,7 +20,7 @@ from typing import Any
 
 from pipeline.ingest import INGEST_VERSION
 from pipeline.schema import build_stage
-from pipeline.stage import GlobalStage, Stage
+from pipeline.stage import GlobalStage, Placement, Stage
 from pipeline.worker import StageStep
 
 
@@ -94,6 +94,7 @@ def plan_stages(config: dict[str, Any], work: Path, shard_ids: list[str]) -> lis
     shards_hash = hashlib.sha256("\n".join(shard_ids).encode()).hexdigest()[:16]
     planned = []
     summarized = {p.index for p in publish_points(config)}
+    placement = Placement(config.get("executor", {}).get("type", "local"))
     for i, (params, key) in enumerate(zip(config["stages"], stage_keys(config["stages"]))):
         stage = build_stage(params)
         is_global = isinstance(stage, GlobalStage)
@@ -103,7 +104,9 @@ def plan_stages(config: dict[str, Any], work: Path, shard_ids: list[str]) -> lis
             folder = f"{folder}-p{stage.partitions}"  # type: ignore[attr-defined]
         out = work / ("global" if is_global else "stages") / folder
         state = str(out / "state.arrow") if is_global else None
-        step = StageStep(params, key, fp, str(out), state, summarize=i in summarized)
+        step = StageStep(
+            params, key, fp, str(out), state, summarize=i in summarized, placement=placement
+        )
         planned.append(PlannedStage(stage, step, is_global))
         upstream = fp
     return planned

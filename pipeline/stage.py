@@ -33,6 +33,28 @@ import pyarrow as pa
 
 from pipeline.record import Doc
 
+#: Ray namespace of the named actors stages share on a cluster (LLM concurrency limiters,
+#: GPU engines); the Ray executor ends the actors in it when a run ends.
+RAY_NAMESPACE = "zhcurate"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a stage's worker runs, handed to :meth:`Stage.setup`: ``cluster`` is the
+    executor type (``executor.type``: "local" — a process pool or inline — or "ray"), and on
+    Ray ``namespace`` holds the actors its stages share."""
+
+    cluster: str = "local"
+    namespace: str = RAY_NAMESPACE
+
+    @property
+    def on_ray(self) -> bool:
+        return self.cluster == "ray"
+
+
+#: A worker of the local executor (and stages used directly, e.g. in tests).
+LOCAL = Placement()
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -56,8 +78,9 @@ class Stage:
     #: their stats without comparing every record with its upstream value.
     edits: ClassVar[bool] = True
 
-    def setup(self) -> None:
-        """Load heavy resources (models, dictionaries). Called once per worker, lazily."""
+    def setup(self, placement: Placement = LOCAL) -> None:
+        """Load heavy resources (models, dictionaries). Called once per worker, lazily, with
+        where the worker runs (an LLM stage on Ray shares engines and limits cluster-wide)."""
 
     @classmethod
     def export_columns(cls, table: pa.Table) -> dict[str, pa.Array]:

@@ -26,7 +26,7 @@ from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, read_json, writ
 from pipeline.record import Doc
 from pipeline.schema import build_stage
 from pipeline.shard_tables import Originals, build_rows, load_output, table_to_docs, write_output
-from pipeline.stage import ContractError, GlobalStage, Stage, debug_checks
+from pipeline.stage import LOCAL, ContractError, GlobalStage, Placement, Stage, debug_checks
 from pipeline.summary import shard_summary
 
 _INSTANCES: dict[str, Stage] = {}
@@ -43,6 +43,7 @@ class StageStep:
     out_dir: str
     state_path: str | None = None  # set for the apply phase of a global stage
     summarize: bool = False  # the run's last stage: summarize kept records for the card
+    placement: Placement = LOCAL  # where the workers run (handed to the stage's setup)
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def get_stage(step: StageStep) -> Stage:
     stage = _INSTANCES.get(step.fingerprint)
     if stage is None:
         stage = build_stage(step.params)
-        stage.setup()
+        stage.setup(step.placement)
         _INSTANCES[step.fingerprint] = stage
     return stage
 

@@ -19,9 +19,10 @@ from typing import Any, ClassVar
 import orjson
 
 from pipeline.record import Doc
-from pipeline.stage import MapStage
-from synth.backends.base import Backend, LLMRequest, LLMResult, Sampling, create_backend
+from pipeline.stage import LOCAL, MapStage, Placement
+from synth.backends.base import Backend, LLMRequest, LLMResult, Sampling
 from synth.backends.configs import BackendConfig, LlamaCppConfig, parse_backend
+from synth.backends.factory import create_backend
 from synth.cache import CachedBackend, LLMCache, default_cache_dir
 from synth.layouts import PublishedLayout
 from synth.templates import Template
@@ -129,17 +130,20 @@ class LLMStage(PublishedLayout, MapStage):
     def make_engine(self, config: BackendConfig) -> Backend:
         """An engine from a typed config, behind the call cache unless ``cache_dir`` is "off".
         Stages of one worker process with the same engine config share one engine (one copy
-        of the model in memory, not one per stage)."""
-        key = orjson.dumps(config.as_config(), option=orjson.OPT_SORT_KEYS).decode()
+        of the model in memory, not one per stage). Built for where :meth:`setup` was told
+        the worker runs (on Ray: engines and request limits shared across the cluster)."""
+        placement: Placement = getattr(self, "_placement", LOCAL)
+        key = orjson.dumps([config.as_config(), placement.cluster, placement.namespace]).decode()
         if key not in _ENGINES:
-            _ENGINES[key] = create_backend(config)
+            _ENGINES[key] = create_backend(config, placement)
         engine: Backend = _ENGINES[key]
         if self.cache_dir != "off":
             engine = CachedBackend(engine, LLMCache(self.cache_dir or default_cache_dir()))
         return engine
 
-    def setup(self) -> None:
+    def setup(self, placement: Placement = LOCAL) -> None:
         if getattr(self, "_engine", None) is None:
+            object.__setattr__(self, "_placement", placement)
             object.__setattr__(self, "_engine", self.make_engine(self.backend))
 
     def __getstate__(self) -> dict[str, Any]:

@@ -30,15 +30,12 @@ import ray
 from ray.cluster_utils import Cluster
 from ray.util import list_named_actors
 
-from pipeline.executors.ray_llm import (
-    NAMESPACE,
-    RayVllmBackend,
-    get_limiter,
-    limiter_name,
-    shutdown_llm_actors,
-)
+from pipeline.executors.ray_cluster import shutdown_named_actors
+from pipeline.stage import LOCAL, RAY_NAMESPACE, Placement
 from synth.backends.base import BackendUnavailable, LLMRequest, Sampling
 from synth.backends.configs import OpenAIConfig, VllmConfig
+from synth.backends.factory import create_backend
+from synth.backends.ray_llm import RayVllmBackend, get_limiter, limiter_name
 from tests.conftest import REPO, http_server, run_cli, send_json, write_config
 from tests.test_resume import data_hashes
 
@@ -184,7 +181,8 @@ def _fan_out(url: str, barrier: str, task: int, n: int, parties: int) -> list[st
     deadline = time.time() + 60
     while len(os.listdir(barrier)) < parties and time.time() < deadline:
         time.sleep(0.01)
-    backend = OpenAIBackend(OpenAIConfig(model="m", base_url=url, concurrency=3, max_retries=0))
+    config = OpenAIConfig(model="m", base_url=url, concurrency=3, max_retries=0)
+    backend = OpenAIBackend(config, Placement("ray"))  # what LLMStage.setup gets under Ray
     reqs = [
         LLMRequest(messages=({"role": "user", "content": f"问题{task}-{i}"},), sampling=Sampling())
         for i in range(n)
@@ -210,7 +208,7 @@ def test_openai_concurrency_is_one_limit_across_the_cluster(
     limited, pids = _run_tasks(url, tmp_path, limit_off=False)
     assert len(pids) == 4  # 4 worker processes: 1 CPU each, 2 nodes
     assert server.total == 36 and server.max_in_flight == 3
-    stats = ray.get(ray.get_actor(limiter_name(url, 3), namespace=NAMESPACE).stats.remote())
+    stats = ray.get(ray.get_actor(limiter_name(url, 3), namespace=RAY_NAMESPACE).stats.remote())
     assert stats["granted"] == 36 and stats["max_in_use"] == 3 and stats["reclaimed"] == 0
 
     server.max_in_flight = 0
@@ -218,8 +216,10 @@ def test_openai_concurrency_is_one_limit_across_the_cluster(
     assert server.max_in_flight > 3  # per-process limits only: the server gets more
     assert unlimited == limited == [[f"答：问题{t}-{i}" for i in range(9)] for t in range(4)]
 
-    assert limiter_name(url, 3) in shutdown_llm_actors()
-    assert not [a for a in list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE]
+    assert limiter_name(url, 3) in shutdown_named_actors(RAY_NAMESPACE)
+    assert not [
+        a for a in list_named_actors(all_namespaces=True) if a["namespace"] == RAY_NAMESPACE
+    ]
 
 
 def _take_slot_and_die(limiter: Any) -> None:
@@ -228,7 +228,7 @@ def _take_slot_and_die(limiter: Any) -> None:
 
 
 def test_slot_of_a_dead_holder_is_reclaimed_after_its_lease(cluster: Cluster) -> None:
-    limiter = get_limiter("http://lease.test/v1", 1, lease_s=1.5)
+    limiter = get_limiter("http://lease.test/v1", 1, lease_s=1.5, namespace=RAY_NAMESPACE)
     with pytest.raises(ray.exceptions.RayError):
         ray.get(ray.remote(_take_slot_and_die).options(max_retries=0).remote(limiter))
     assert ray.get(limiter.stats.remote())["in_use"] == 1
@@ -238,7 +238,7 @@ def test_slot_of_a_dead_holder_is_reclaimed_after_its_lease(cluster: Cluster) ->
     ray.get(limiter.release.remote(token))
     stats = ray.get(limiter.stats.remote())
     assert (stats["reclaimed"], stats["in_use"], stats["granted"]) == (1, 0, 2)
-    shutdown_llm_actors()
+    shutdown_named_actors(RAY_NAMESPACE)
 
 
 def _batch(task: int, b: int) -> list[LLMRequest]:
@@ -285,30 +285,27 @@ def test_vllm_engines_are_gpu_actors_with_fake_vllm(
     assert answers == [_local_vllm_answers(fake_vllm_path, options, t) for t in range(4)]
 
     actors = [
-        a["name"] for a in list_named_actors(all_namespaces=True) if a["namespace"] == NAMESPACE
+        a["name"] for a in list_named_actors(all_namespaces=True) if a["namespace"] == RAY_NAMESPACE
     ]
     assert len(actors) == engines
-    infos = [ray.get(ray.get_actor(name, namespace=NAMESPACE).info.remote()) for name in actors]
+    infos = [ray.get(ray.get_actor(name, namespace=RAY_NAMESPACE).info.remote()) for name in actors]
     assert sum(i["batches"] for i in infos) == 12  # 4 tasks × 3 batches, all on the actors
     gpus = sorted(g for i in infos for g in i["gpu_ids"])
     assert gpus == ["0", "1"] and all(len(i["gpu_ids"]) == tp for i in infos)
     assert all(i["cuda_visible_devices"] == ",".join(i["gpu_ids"]) for i in infos)
-    assert sorted(shutdown_llm_actors()) == sorted(actors)
+    assert sorted(shutdown_named_actors(RAY_NAMESPACE)) == sorted(actors)
 
 
-def test_vllm_config_under_ray_builds_the_actor_backend(
-    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The same ``{type: vllm}`` config an LLM stage uses: GPU actors when Ray is up, the
-    in-process engine otherwise (building either imports no vLLM)."""
-    import pipeline.executors.ray_llm as ray_llm
-    from synth.backends.base import create_backend
+def test_vllm_config_under_ray_builds_the_actor_backend(cluster: Cluster) -> None:
+    """The same ``{type: vllm}`` config an LLM stage uses: GPU actors for a worker placed on
+    Ray, the in-process engine for a local one — even with Ray up (building either imports no
+    vLLM)."""
     from synth.backends.vllm_backend import VllmBackend
 
     assert ray.is_initialized()
-    assert isinstance(create_backend({"type": "vllm", "model": "m"}), RayVllmBackend)
-    monkeypatch.setattr(ray_llm, "on_ray", lambda: False)
-    assert isinstance(create_backend({"type": "vllm", "model": "m"}), VllmBackend)
+    on_ray = create_backend({"type": "vllm", "model": "m"}, Placement("ray", "zhc-test"))
+    assert isinstance(on_ray, RayVllmBackend) and on_ray.namespace == "zhc-test"
+    assert isinstance(create_backend({"type": "vllm", "model": "m"}, LOCAL), VllmBackend)
 
 
 def test_vllm_on_a_cluster_without_enough_gpus_fails_clearly(cluster: Cluster) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.record import Doc
-from synth.backends.base import LLMRequest, Sampling, create_backend
+from synth.backends.base import LLMRequest, Sampling
+from synth.backends.factory import create_backend
 from synth.backends.scripted import use_engine
 from synth.cache import CachedBackend, LLMCache
 from synth.doc_qa import SynthDocQA

@@ -19,7 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
-from synth.backends.base import BackendUnavailable, LLMRequest, Sampling, create_backend
+from synth.backends.base import BackendUnavailable, LLMRequest, Sampling
+from synth.backends.factory import create_backend
 from synth.cache import CachedBackend, LLMCache
 from synth.models import resolve_model
 from tests.conftest import http_server, run_cli, send_json, write_config, write_jsonl

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from synth.backends.base import LLMRequest, Sampling, create_backend
+from synth.backends.base import LLMRequest, Sampling
+from synth.backends.factory import create_backend
 
 
 @dataclass

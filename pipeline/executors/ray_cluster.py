@@ -94,3 +94,21 @@ def cluster_cpus() -> int:
     import ray
 
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def shutdown_named_actors(namespace: str) -> list[str]:
+    """Kill the named actors in ``namespace`` on the connected cluster (the ones stages share,
+    e.g. LLM limiters and engines: see :class:`pipeline.stage.Placement`); their names."""
+    import ray
+    from ray.util import list_named_actors
+
+    killed = []
+    for entry in list_named_actors(all_namespaces=True):
+        if entry["namespace"] != namespace:
+            continue
+        try:
+            ray.kill(ray.get_actor(entry["name"], namespace=namespace), no_restart=True)
+            killed.append(entry["name"])
+        except ValueError:  # gone meanwhile
+            pass
+    return killed

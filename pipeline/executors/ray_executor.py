@@ -12,7 +12,8 @@ completion marker. So Ray only has to run ``fn(task)`` somewhere in the cluster:
   (e.g. a shared filesystem hiccup) is retried too. Retrying is safe: tasks are idempotent;
 * a driver that dies leaves the markers behind: the same command resumes from them.
 * LLM stages: the openai backend's ``concurrency`` holds cluster-wide and the vLLM
-  backend runs as GPU actors (``pipeline.executors.ray_llm``).
+  backend runs as GPU actors (``synth.backends.ray_llm``; stages learn they run on Ray from
+  the :class:`~pipeline.stage.Placement` their setup gets).
 
 Workers run in the driver's working directory when it exists on their node, so relative
 input paths (and ids derived from them) mean the same as with the local executor.
@@ -26,8 +27,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pipeline.executors import submit_order
-from pipeline.executors.ray_cluster import cluster_cpus, init_kwargs
+from pipeline.executors.ray_cluster import cluster_cpus, init_kwargs, shutdown_named_actors
 from pipeline.signals import restore_stop_signals
+from pipeline.stage import RAY_NAMESPACE
 
 #: Attempts Ray makes after a task's worker process or node dies (or it raises OSError).
 MAX_RETRIES = 4
@@ -100,14 +102,13 @@ class RayExecutor:
             raise
 
     def close(self) -> None:
-        """End the run's LLM actors (limiters, vLLM engines), then the connection we made."""
+        """End the actors the run's stages shared (LLM limiters, vLLM engines: the named actors
+        of :data:`~pipeline.stage.RAY_NAMESPACE`), then the connection we made."""
         import ray
-
-        from pipeline.executors.ray_llm import shutdown_llm_actors
 
         if ray.is_initialized():
             with contextlib.suppress(Exception):  # the cluster may be gone already
-                shutdown_llm_actors()
+                shutdown_named_actors(RAY_NAMESPACE)
         if self._owns_connection and ray.is_initialized():
             ray.shutdown()
         self._owns_connection = False

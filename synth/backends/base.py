@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from pipeline.errors import StageUnavailable
 
 if TYPE_CHECKING:
-    from synth.backends.configs import BackendConfig
+    pass
 
 #: Called with (request index, result) as soon as one result is known (the cache writes it).
 OnResult = Callable[[int, "LLMResult"], None]
@@ -136,29 +136,3 @@ def identity(kind: str, model: str, request: LLMRequest) -> str:
     """Cache key: sha256 of (backend type, model, sampling incl. seed, prompt/messages, schema)."""
     blob = json.dumps([kind, model, request.payload()], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()
-
-
-def create_backend(config: BackendConfig | Mapping[str, Any]) -> Backend:
-    """Build an engine from a typed config or its mapping ``{type: llamacpp|openai|vllm,
-    model: ..., <engine options>}`` (validated by :func:`~synth.backends.configs.parse_backend`)."""
-    from synth.backends.configs import LlamaCppConfig, OpenAIConfig, VllmConfig, parse_backend
-
-    typed = parse_backend(config)
-    if isinstance(typed, LlamaCppConfig):
-        from synth.backends.llamacpp import LlamaCppBackend
-
-        return LlamaCppBackend(typed)
-    if isinstance(typed, OpenAIConfig):
-        from synth.backends.openai_compat import OpenAIBackend
-
-        return OpenAIBackend(typed)
-    assert isinstance(typed, VllmConfig)
-    from pipeline.executors.ray_llm import on_ray
-
-    if on_ray():  # under the Ray executor: engines are GPU actors (ray_llm.RayVllmBackend)
-        from pipeline.executors.ray_llm import RayVllmBackend
-
-        return RayVllmBackend(typed)
-    from synth.backends.vllm_backend import VllmBackend
-
-    return VllmBackend(typed)

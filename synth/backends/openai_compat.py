@@ -2,7 +2,7 @@
 
 Requests of one batch run concurrently on an asyncio loop, at most ``concurrency`` in flight.
 Under Ray the limit holds across the whole cluster, not per worker process
-(``pipeline.executors.ray_llm``: every HTTP attempt also takes a slot of one shared limiter).
+(``synth.backends.ray_llm``: every HTTP attempt also takes a slot of one shared limiter).
 A request that fails with HTTP 429/5xx, a timeout or a connection error is retried with
 exponential backoff (``backoff`` · 2^attempt seconds, capped at ``max_backoff``, jittered,
 ``Retry-After`` honoured); after ``max_retries`` retries the whole batch stops with
@@ -21,8 +21,10 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pipeline.stage import LOCAL, Placement
 from synth.backends.base import BackendUnavailable, LLMRequest, LLMResult, OnResult, finish
 from synth.backends.configs import SCHEMA_MODES, OpenAIConfig
+from synth.backends.ray_llm import request_slots
 
 __all__ = ["SCHEMA_MODES", "OpenAIBackend"]
 
@@ -32,8 +34,9 @@ class OpenAIBackend:
 
     kind = "openai"
 
-    def __init__(self, config: OpenAIConfig) -> None:
+    def __init__(self, config: OpenAIConfig, placement: Placement = LOCAL) -> None:
         self.config = config
+        self.placement = placement
         self.model = config.model
         self.base_url = config.base_url.rstrip("/")
         self.headers = {"Content-Type": "application/json"}
@@ -148,10 +151,12 @@ class OpenAIBackend:
     ) -> list[LLMResult]:
         import httpx
 
-        from pipeline.executors.ray_llm import request_slots  # under Ray: one cluster-wide limit
-
         sem = request_slots(
-            asyncio.Semaphore(self.concurrency), self.base_url, self.concurrency, self.timeout
+            asyncio.Semaphore(self.concurrency),
+            self.base_url,
+            self.concurrency,
+            self.timeout,
+            self.placement,
         )
         limits = httpx.Limits(
             max_connections=self.concurrency, max_keepalive_connections=self.concurrency

@@ -1,12 +1,14 @@
-"""LLM stages on Ray: one global concurrency limit for the openai backend, vLLM engines as actors.
+"""LLM engines on Ray: one global concurrency limit for the openai backend, vLLM engines as actors.
 
-The Ray executor runs every shard's stage chain as a Ray task, so an LLM stage's backend is
-built once per worker process (``LLMStage.setup``). Two things then need the cluster:
+Under the Ray executor every shard's stage chain is a Ray task, and an LLM stage's backend is
+built once per worker process (``LLMStage.setup``, told by its
+:class:`~pipeline.stage.Placement` that it runs on Ray and in which namespace its shared actors
+live). Two things then need the cluster:
 
 * **openai backend** — ``backend.concurrency`` is what the *server* can take. With one worker
   it bounds the requests in flight; with 40 Ray workers each keeping ``concurrency`` requests
   in flight the server would get 40×. Under Ray every HTTP attempt therefore also holds a slot
-  of a :class:`ConcurrencyLimiter`: a named Ray actor (namespace ``zhcurate``, one per
+  of a :class:`ConcurrencyLimiter`: a named Ray actor (in the placement's namespace, one per
   ``(base_url, concurrency)``) that grants at most ``concurrency`` slots across the whole
   cluster. A slot is a lease: one whose holder died (its node was lost mid-request) is
   reclaimed after ``lease_s`` seconds, so a lost worker cannot shrink the limit for good.
@@ -19,8 +21,10 @@ built once per worker process (``LLMStage.setup``). Two things then need the clu
   :class:`~synth.backends.vllm_backend.VllmBackend` (vLLM's documented offline ``LLM`` API).
   No GPU here: tested against a fake ``vllm`` module named as such.
 
-Both are detached actors (they outlive the worker that created them, which Ray may recycle)
-and are removed by :func:`shutdown_llm_actors`, which the Ray executor calls on close.
+Both are detached named actors (they outlive the worker that created them, which Ray may
+recycle); the Ray executor ends the named actors of the namespace when the run ends
+(``pipeline.executors.ray_cluster.shutdown_named_actors``). This module knows nothing of
+stages or executors.
 """
 
 from __future__ import annotations
@@ -29,26 +33,18 @@ import asyncio
 import hashlib
 import json
 import os
-import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline.stage import RAY_NAMESPACE, Placement
 from synth.backends.base import BackendUnavailable, LLMRequest, LLMResult, OnResult
 from synth.backends.configs import VllmConfig
 
-#: Namespace of the shared actors (so every job of one cluster finds the same limiter).
-NAMESPACE = "zhcurate"
 LIMITER_PREFIX = "zhcurate-llm-limit-"
 VLLM_PREFIX = "zhcurate-vllm-"
 #: Seconds a slot may be held before it is considered lost (default: 2 × timeout + 30).
 LEASE_MARGIN_S = 30.0
-
-
-def on_ray() -> bool:
-    """True inside a Ray worker or a driver connected to a cluster (Ray already imported)."""
-    ray = sys.modules.get("ray")
-    return ray is not None and ray.is_initialized()
 
 
 def _digest(*parts: Any) -> str:
@@ -134,13 +130,13 @@ def _remote(cls: type) -> Any:
     return _remote_classes[cls]
 
 
-def get_limiter(base_url: str, limit: int, lease_s: float) -> Any:
-    """The cluster's limiter for ``(base_url, limit)``, created on first use."""
+def get_limiter(base_url: str, limit: int, lease_s: float, namespace: str) -> Any:
+    """The cluster's limiter for ``(base_url, limit)`` in ``namespace``, created on first use."""
     return (
         _remote(ConcurrencyLimiter)
         .options(
             name=limiter_name(base_url, limit),
-            namespace=NAMESPACE,
+            namespace=namespace,
             get_if_exists=True,
             lifetime="detached",
             num_cpus=0,
@@ -159,10 +155,13 @@ class GlobalSlots:
     Tokens are kept per asyncio task (each request runs in its own task under ``gather``).
     """
 
-    def __init__(self, local: asyncio.Semaphore, base_url: str, limit: int, lease_s: float) -> None:
+    def __init__(
+        self, local: asyncio.Semaphore, base_url: str, limit: int, lease_s: float, namespace: str
+    ) -> None:
         self.local = local
         self.base_url, self.limit, self.lease_s = base_url, limit, lease_s
-        self.actor = get_limiter(base_url, limit, lease_s)
+        self.namespace = namespace
+        self.actor = get_limiter(base_url, limit, lease_s, namespace)
         self._tokens: dict[asyncio.Task[Any] | None, int] = {}
 
     async def __aenter__(self) -> GlobalSlots:
@@ -173,7 +172,7 @@ class GlobalSlots:
             try:
                 token = await self.actor.acquire.remote()
             except RayActorError:  # removed by another run's shutdown: make a new one
-                self.actor = get_limiter(self.base_url, self.limit, self.lease_s)
+                self.actor = get_limiter(self.base_url, self.limit, self.lease_s, self.namespace)
                 token = await self.actor.acquire.remote()
         except BaseException:
             self.local.release()
@@ -189,14 +188,15 @@ class GlobalSlots:
 
 
 def request_slots(
-    local: asyncio.Semaphore, base_url: str, limit: int, timeout: float
+    local: asyncio.Semaphore, base_url: str, limit: int, timeout: float, placement: Placement
 ) -> asyncio.Semaphore | GlobalSlots:
-    """What the openai backend holds per HTTP attempt: ``local`` alone, or under Ray
-    ``local`` plus a slot of the cluster-wide limiter (``ZHCURATE_RAY_LLM_LIMIT=off`` opts
-    out, e.g. when the server queues requests itself)."""
-    if not on_ray() or os.environ.get("ZHCURATE_RAY_LLM_LIMIT", "").lower() == "off":
+    """What the openai backend holds per HTTP attempt: ``local`` alone, or on Ray ``local``
+    plus a slot of the cluster-wide limiter (``ZHCURATE_RAY_LLM_LIMIT=off`` opts out, e.g.
+    when the server queues requests itself). ``timeout``: seconds per request."""
+    if not placement.on_ray or os.environ.get("ZHCURATE_RAY_LLM_LIMIT", "").lower() == "off":
         return local
-    return GlobalSlots(local, base_url, limit, lease_s=2 * timeout + LEASE_MARGIN_S)
+    lease_s = 2 * timeout + LEASE_MARGIN_S
+    return GlobalSlots(local, base_url, limit, lease_s, placement.namespace)
 
 
 class VllmEngine:
@@ -236,8 +236,9 @@ class RayVllmBackend:
 
     kind = "vllm"
 
-    def __init__(self, config: VllmConfig) -> None:
+    def __init__(self, config: VllmConfig, namespace: str = RAY_NAMESPACE) -> None:
         self.config = config
+        self.namespace = namespace
         self.model = config.model
         self.tp = config.tensor_parallel_size
         self._engines: list[Any] | None = None
@@ -259,7 +260,7 @@ class RayVllmBackend:
                 _remote(VllmEngine)
                 .options(
                     name=f"{VLLM_PREFIX}{key}-{i}",
-                    namespace=NAMESPACE,
+                    namespace=self.namespace,
                     get_if_exists=True,
                     lifetime="detached",
                     num_cpus=0,
@@ -296,22 +297,5 @@ class RayVllmBackend:
         return results
 
     def close(self) -> None:
-        """The engines stay up for the other workers; :func:`shutdown_llm_actors` ends them."""
+        """The engines stay up for the other workers; the executor ends them with the run."""
         self._engines = None
-
-
-def shutdown_llm_actors() -> list[str]:
-    """Kill this module's detached actors on the connected cluster; returns their names."""
-    import ray
-    from ray.util import list_named_actors
-
-    killed = []
-    for entry in list_named_actors(all_namespaces=True):
-        name, namespace = entry["name"], entry["namespace"]
-        if namespace == NAMESPACE and name.startswith((LIMITER_PREFIX, VLLM_PREFIX)):
-            try:
-                ray.kill(ray.get_actor(name, namespace=namespace), no_restart=True)
-                killed.append(name)
-            except ValueError:  # gone meanwhile
-                pass
-    return killed
