@@ -122,23 +122,26 @@ def stage_tables() -> list[str]:
         cls = STAGES[name]
         doc = inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0]
         out += [f"### `{name}`", "", f"*{cls.kind} stage, version {cls.version}.* {_help(doc)}", ""]
-        types = stage_param_types(cls)
-        comments = field_comments(cls)
-        fields = dataclasses.fields(cls)
-        if not fields:
+        if not dataclasses.fields(cls):
             out += ["No parameters.", ""]
             continue
-        out += ["| parameter | type | default | meaning |", "|---|---|---|---|"]
-        for f in fields:
-            default = _default(f)
-            shown = default if default == "(required)" else _cell(default)
-            note = comments.get(f.name, "")
-            if f.name in cls.operational:
-                note = f"{note} (operational: does not change the output)".strip()
-            out.append(
-                f"| `{f.name}` | {_help(type_name(types[f.name]))} | {shown} | {_help(note)} |"
-            )
-        out.append("")
+        out += _field_rows(cls, "parameter", "(operational: does not change the output)")
+    return out
+
+
+def _field_rows(cls: type, column: str, operational_note: str) -> list[str]:
+    """A markdown table of a dataclass's fields: type, default and ``#:`` comment, with
+    ``operational_note`` after the fields the class marks operational."""
+    types, comments = stage_param_types(cls), field_comments(cls)
+    out = [f"| {column} | type | default | meaning |", "|---|---|---|---|"]
+    for f in dataclasses.fields(cls):
+        default = _default(f)
+        shown = default if default == "(required)" else _cell(default)
+        note = comments.get(f.name, "")
+        if f.name in cls.operational:  # type: ignore[attr-defined]
+            note = f"{note} {operational_note}".strip()
+        out.append(f"| `{f.name}` | {_help(type_name(types[f.name]))} | {shown} | {_help(note)} |")
+    out.append("")
     return out
 
 
@@ -153,19 +156,8 @@ def backend_tables() -> list[str]:
     out.append("")
     for kind, cls in BACKEND_CONFIGS.items():
         doc = _help(inspect.cleandoc(cls.__doc__ or ""))
-        out += [f"### `type: {kind}`", "", doc, "", "| option | type | default | meaning |"]
-        out.append("|---|---|---|---|")
-        types, comments = stage_param_types(cls), field_comments(cls)
-        for f in dataclasses.fields(cls):
-            default = _default(f)
-            note = comments.get(f.name, "")
-            if f.name in cls.operational:
-                note = f"{note} (operational)".strip()
-            shown = default if default == "(required)" else _cell(default)
-            out.append(
-                f"| `{f.name}` | {_help(type_name(types[f.name]))} | {shown} | {_help(note)} |"
-            )
-        out.append("")
+        out += [f"### `type: {kind}`", "", doc, ""]
+        out += _field_rows(cls, "option", "(operational)")
     return out
 
 
