@@ -5,7 +5,8 @@ the curated corpus, and for synthesis configs the generated sets (e.g. SFT, pref
 
 Files: ``data/part-NNNNN.parquet`` (kept, one per shard), ``rejected/part-NNNNN.parquet``
 (every stage's drops for that shard, with ``reason``), ``quarantine/read-NNNNN.parquet``
-(per input file) and ``quarantine/part-NNNNN.parquet`` (stage errors). The published
+(per input file), ``quarantine/part-NNNNN.parquet`` (stage errors) and, for dedup stages,
+``index/<stage>/part-NNNNN.parquet`` (see ``pipeline.publish_index``). The published
 columns are ``id, text, meta, stats`` (+ ``reason``; generated datasets put the columns of
 their layout first: see ``pipeline.export``): ``meta`` and ``stats`` are JSON
 strings, ``stats`` = ``{stage: {measurement: value}}``.
@@ -25,6 +26,7 @@ from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parqu
 from pipeline.llm_report import add_entries, ordered, synthesis_report
 from pipeline.manifest import environment
 from pipeline.plan import PlannedStage, PublishPoint
+from pipeline.publish_index import write_indexes
 from pipeline.publish_shards import (
     ShardOutputTask,
     file_entry,
@@ -219,6 +221,15 @@ def publish(
         config["output"]["compression_level"],
         config["card"]["examples_per_reason"],
         engines,
+        executor,
+    )
+    manifest["index"] = write_indexes(
+        tmp,
+        planned,
+        first,
+        point.index,
+        shards,
+        config["output"]["compression_level"],
         executor,
     )
     if engines is not None:

@@ -289,6 +289,20 @@ class GlobalStage(Stage):
         """Per shard: use the prepared state to edit/reject docs, like a map stage."""
         raise NotImplementedError
 
+    def index_rows(self, scan: pa.Table, kept: pa.Table) -> pa.Table | None:
+        """At publish, per partition: the rows a later run dedups against, or None (default:
+        the stage keeps no index).
+
+        ``scan``: every row this stage's ``scan`` wrote for this partition (``_part`` = p).
+        ``kept``: ``shard``, ``row`` (int32: the record's position in this stage's input
+        shard) and ``id`` of every record of this stage's input that the version publishes
+        in ``data/``. The result is written once to ``index/<stage key>/part-<p>.parquet``
+        beside the data, so a later run compares new records with published ones without
+        recomputing their signatures; sort it by its lookup column. Built from scan rows
+        only: it must not recompute what ``scan`` already did.
+        """
+        return None
+
 
 def param_specs(cls: type[Stage]) -> list[tuple[str, str, Any]]:
     """(name, type, default) for each parameter of a stage class, for ``run.py stages``."""

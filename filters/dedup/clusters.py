@@ -101,3 +101,17 @@ class ShardLookup:
             if not kept:
                 doc.reason = rule
         return docs
+
+
+def kept_index(scan: pa.Table, kept: pa.Table, columns: list[str], sort: str) -> pa.Table:
+    """The ``columns`` of the scan rows of published records, with their ``id`` last, sorted
+    by ``sort`` then ``id`` (the dedup index of a version: see ``GlobalStage.index_rows``).
+
+    ``kept``: ``shard``, ``row``, ``id`` of the published records; a scan row's ``key`` is
+    ``shard << 32 | row`` (:func:`row_keys`)."""
+    keys = (kept["shard"].to_numpy().astype(np.int64) << np.int64(ROW_BITS)) + kept[
+        "row"
+    ].to_numpy().astype(np.int64)
+    ids = pa.table({"key": keys, "id": kept["id"]})
+    rows = scan.select(["key", *columns]).join(ids, "key", join_type="inner")
+    return rows.select([*columns, "id"]).sort_by([(sort, "ascending"), ("id", "ascending")])

@@ -6,6 +6,8 @@ reduce per partition: group by hash (pyarrow ``group_by``); every group of two o
 finalize: cluster sizes; the state lists only documents that have an exact twin.
 apply  rejects non-keepers with rule ``duplicate``; every document gets ``dup_cluster_size``
        (1 when unique; for a rejected document, the size of the cluster it was dropped from).
+index  at publish, per partition: ``hash`` (the scan's 16-byte digest) and ``id`` of every
+       published record, sorted by hash (``index/dedup_exact/part-<p>.parquet``).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import xxhash
 
-from filters.dedup.clusters import STATE_SCHEMA, ShardLookup, row_keys, state_table
+from filters.dedup.clusters import STATE_SCHEMA, ShardLookup, kept_index, row_keys, state_table
 from pipeline.record import Doc
 from pipeline.stage import GlobalStage
 
@@ -107,3 +109,8 @@ class DedupExact(GlobalStage):
 
     def apply(self, docs: list[Doc], shard: int, state: Any) -> list[Doc]:
         return state.apply(docs, shard, "duplicate")
+
+    def index_rows(self, scan: pa.Table, kept: pa.Table) -> pa.Table | None:
+        """``hash`` (xxh3-128 of the normalized text, 16 bytes) and ``id`` of the published
+        records in this partition, sorted by hash: the scan's digests, not recomputed."""
+        return kept_index(scan, kept, ["hash"], "hash")

@@ -7,6 +7,9 @@ reduce per partition: rows sharing a bucket are candidate pairs; a pair becomes 
 finalize: union-find over the edges (memory ∝ duplicates, not corpus); the keeper of each
        cluster is its smallest (shard, row).
 apply  rejects non-keepers with rule ``near_duplicate``; every document gets ``dup_cluster_size``.
+index  at publish, per partition: ``hash`` (band bucket id), ``sig`` (b-bit signature) and
+       ``id`` of every band row of a published record, sorted by hash
+       (``index/dedup_minhash/part-<p>.parquet``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from filters.dedup.clusters import (
     STATE_SCHEMA,
     ShardLookup,
     connected_components,
+    kept_index,
     row_keys,
     state_table,
 )
@@ -35,6 +39,11 @@ TOKENIZERS = ("char", "word")
 #: Characters shingled per batch inside one shard (bounds scan memory to ~200 MB).
 BATCH_CHARS = 1 << 22
 EDGE_SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.int64())])
+
+
+def _index_names(scan: pa.Table) -> list[str]:
+    """Scan column names with the bucket id named ``hash``, as in the published index."""
+    return ["hash" if c == "bucket" else c for c in scan.column_names]
 
 
 @dataclass(frozen=True)
@@ -151,3 +160,11 @@ class DedupMinhash(GlobalStage):
 
     def apply(self, docs: list[Doc], shard: int, state: Any) -> list[Doc]:
         return state.apply(docs, shard, "near_duplicate")
+
+    def index_rows(self, scan: pa.Table, kept: pa.Table) -> pa.Table | None:
+        """One row per (published record, band) in this partition: ``hash`` (uint64 bucket
+        id; the band index is mixed into it, see :func:`~filters.dedup.lsh.band_hashes`),
+        ``sig`` (the ``verify_bits``-bit signature the reduce phase verifies candidates
+        with) and ``id``, sorted by hash. A later run probes the partition of a new
+        record's bucket and verifies a match as ``reduce`` does, reading no other file."""
+        return kept_index(scan.rename_columns(_index_names(scan)), kept, ["hash", "sig"], "hash")
