@@ -25,7 +25,7 @@ from pipeline.progress import Progress
 from pipeline.record import Doc
 from pipeline.registry import STAGES
 from pipeline.runner import run
-from pipeline.stage import Filter, Rule
+from pipeline.stage import Filter, MapStage, Rule
 from tests.conftest import write_config
 
 PARTS = {"dedup_exact": 4, "dedup_minhash": 8}
@@ -203,3 +203,39 @@ def test_only_stages_that_implement_index_rows_have_an_index() -> None:
     assert has_index(DedupExact()) and has_index(DedupMinhash())
     assert not has_index(STAGES["boilerplate"]())  # a global stage without an index
     assert STAGES["boilerplate"]().index_rows(pa.table({}), pa.table({})) is None
+
+
+@dataclass(frozen=True)
+class Suffix(MapStage):
+    """Test editing stage after the dedup stages: rewrites every text (a full table)."""
+
+    name: ClassVar[str] = "suffix"
+
+    def process_doc(self, doc: Doc) -> None:
+        doc.text += "。"
+
+
+def test_an_editing_stage_after_dedup_still_indexes_the_published_ids(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setitem(STAGES, "suffix", Suffix)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records()), "utf-8")
+    cfg = resolve(
+        write_config(
+            tmp_path / "c.yaml",
+            [str(src)],
+            tmp_path / "out",
+            input={"shard_size": 16},
+            stages=[
+                {"type": "dedup_exact", "partitions": 4},
+                {"type": "suffix"},
+                {"type": "drop_marked"},
+            ],
+        )
+    )
+    v = Path(run(cfg, "c.yaml", progress=Progress(False))["datasets"][0]["version"])
+    kept = pq.read_table(v / "data")["id"].to_pylist()
+    assert len(kept) == 48  # 8 exact copies and 4 marked texts dropped
+    got = pa.concat_tables([pq.read_table(f) for f in sorted((v / "index/dedup_exact").iterdir())])
+    assert sorted(got["id"].to_pylist()) == sorted(kept)
