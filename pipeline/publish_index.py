@@ -6,9 +6,14 @@ stages) gets ``index/<stage key>/part-<p>.parquet``, one file per reduce partiti
 stage's scan files in the work folder: no signature is recomputed. The rows are those of
 the records the version publishes in ``data/`` (what a later run dedups against), found by
 following the delta files (``_row``) from the last stage's output back to the stage's input,
-or by id when an editing stage lies between. The manifest lists the files in its ``index``
-section (not in ``outputs``: they are not records), and the version's files are made
-read-only with the rest at commit.
+or by id when an editing stage lies between. (A stage after dedup that drops records,
+e.g. ``quality``, thus shrinks the index; indexing the dedup stage's own kept output instead
+is the one-line change in :func:`write_indexes` that "incremental equals batch" may need.)
+Measured on the 72k dev corpus (``configs/curation.yaml``, 5,750 published records):
+25 bytes per record for ``dedup_exact``, 1,514 for ``dedup_minhash`` (25 band rows of
+hash + 64-byte b-bit signature + id), 0.8-1.1 s added to a publish. The manifest lists
+the files in its ``index`` section (not in ``outputs``: they are not records), and the
+version's files are made read-only with the rest at commit.
 """
 
 from __future__ import annotations
