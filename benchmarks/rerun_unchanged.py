@@ -5,7 +5,7 @@ unchanged and print "nothing new") are timed as fresh processes; the figure is t
 Run it with ``--repo`` pointing at another checkout to compare code versions on the same
 input (each repo's ``run.py`` imports its own ``pipeline``).
 
-    python benchmarks/rerun_unchanged.py [--input-dir ../shared/data/web] [--reps 5]
+    python benchmarks/rerun_unchanged.py [--data DIR] [--reps 5]
         [--repo /path/to/other/checkout]
 """
 
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import yaml
+from dev_data import add_data_argument, data_dir
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,7 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--input-dir", default=str(REPO.parent / "shared" / "data" / "web"))
+    add_data_argument(ap)  # inputs: DIR/web/*.jsonl
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument(
         "--repo",
@@ -52,9 +53,10 @@ def main() -> None:
     )
     args = ap.parse_args()
     repos = [Path(r) for r in (args.repo or [str(REPO)])]
-    files = sorted(str(p) for p in Path(args.input_dir).glob("*.jsonl"))
+    web = data_dir(args.data, "web") / "web"
+    files = sorted(str(p) for p in web.glob("*.jsonl"))
     if not files:
-        raise SystemExit(f"no *.jsonl in {args.input_dir}")
+        raise SystemExit(f"no *.jsonl in {web}")
     size = sum(Path(f).stat().st_size for f in files)
     times: dict[Path, list[float]] = {r: [] for r in repos}
     with tempfile.TemporaryDirectory() as tmp:
