@@ -4,6 +4,11 @@ Every measured command runs as a fresh process under the peers' ``treemem.py`` (
 summed over the whole process tree, sampled every 0.25 s); wall time is the whole command, from
 process start to exit (interpreter start, imports, reading, every stage, publishing the version
 with its card and plots).
+
+Without the peers' folder (``treemem.py`` absent) a command runs directly: wall time from
+``time.perf_counter`` around the child and peak RSS of the largest single process of its tree
+(``ru_maxrss`` of the children), not the sum over the tree; the result says which
+(``rss_kind``).
 """
 
 from __future__ import annotations
@@ -35,6 +40,8 @@ def measured(cmd: list[str], peers: Path, log: Path, cwd: Path | None = None) ->
     """Run ``cmd`` under treemem.py: wall seconds, CPU seconds (user + sys of the whole tree,
     from the children's rusage), peak tree RSS/PSS (MiB), 1-minute load before/after."""
     log.parent.mkdir(parents=True, exist_ok=True)
+    if not (peers / "treemem.py").exists():
+        return measured_plain(cmd, log, cwd)
     mem = log.with_suffix(".mem")
     mem.unlink(missing_ok=True)
     before = load1()
@@ -62,11 +69,37 @@ def measured(cmd: list[str], peers: Path, log: Path, cwd: Path | None = None) ->
     if mem.exists():
         m = json.loads(mem.read_text().split(" ", 1)[1])
         res.update(
+            rss_kind="tree sum (treemem.py)",
             wall_s=m["wall_s"],
             rss_mib=round(m["tree_rss_kb"] / 1024),
             pss_mib=round(m["tree_pss_kb"] / 1024),
             procs=m["max_procs"],
         )
+    if rc != 0:
+        tail = log.read_text(errors="replace")[-2000:]
+        print(f"  ! rc={rc}: {' '.join(cmd)}\n{tail}", file=sys.stderr)
+    return res
+
+
+def measured_plain(cmd: list[str], log: Path, cwd: Path | None = None) -> dict[str, Any]:
+    """``measured`` without treemem.py: wall seconds around the child, CPU seconds of its
+    tree, peak RSS (MiB) of the largest single process of the tree, load before/after."""
+    before = load1()
+    start = time.perf_counter()
+    with open(log, "w") as fh:
+        proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=cwd)
+        _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    rc = os.waitstatus_to_exitcode(status)
+    res: dict[str, Any] = {
+        "rc": rc,
+        "load_before": before,
+        "load_after": load1(),
+        "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+        "wall_s": round(wall, 3),
+        "rss_mib": round(ru.ru_maxrss / 1024),
+        "rss_kind": "largest single process (treemem.py absent)",
+    }
     if rc != 0:
         tail = log.read_text(errors="replace")[-2000:]
         print(f"  ! rc={rc}: {' '.join(cmd)}\n{tail}", file=sys.stderr)
@@ -106,14 +139,16 @@ def run_zhcurate(
     peers: Path,
     log: Path,
     shard_size: int = 10000,
+    repo: Path = REPO,
 ) -> dict[str, Any]:
-    """One fresh ``run.py run`` (empty output dir); wall/RSS plus per-stage figures of the
+    """One fresh ``run.py run`` of the checkout ``repo`` (default: this one; its run.py imports
+    that checkout's code) in an empty output dir; wall/RSS plus per-stage figures of the
     manifest: ``stages`` = {name: (records in, worker seconds)}; global stages' seconds include
     scan/reduce/finalize."""
     shutil.rmtree(out_dir, ignore_errors=True)
     cmd = [
         sys.executable,
-        str(REPO / "run.py"),
+        str(repo / "run.py"),
         "run",
         str(config),
         "--progress",
@@ -127,7 +162,7 @@ def run_zhcurate(
         "--set",
         f"input.shard_size={shard_size}",
     ]
-    res = measured(cmd, peers, log, cwd=REPO)
+    res = measured(cmd, peers, log, cwd=repo)
     manifests = sorted(out_dir.glob("*/v0001/manifest.json"))
     if manifests:
         m = json.loads(manifests[0].read_text())
