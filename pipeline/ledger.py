@@ -15,6 +15,7 @@ again.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,13 @@ Files = dict[str, dict[str, Any]]
 
 def _hash_of(files: Files, name: str) -> str:
     return files[name][HASH]
+
+
+def as_on_disk(data: Any) -> Any:
+    """``data`` as a marker file gives it back: through JSON with sorted keys (as
+    ``write_json`` writes), so what a worker returned and what a later run reads are equal,
+    key order included (the card iterates the summary's dicts in that order)."""
+    return json.loads(json.dumps(data, ensure_ascii=False, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -269,11 +277,17 @@ class RunLedger:
     def record_steps(self, out_dirs: Sequence[str], results: Iterable[StepResult]) -> None:
         """Keep the results a segment task returned (one per step run, in step order)."""
         for out_dir, r in zip(out_dirs, results):
-            self._markers[step_marker(out_dir, r.shard)] = r
+            kept = StepResult.from_json(as_on_disk(r.to_json()))
+            self._markers[step_marker(out_dir, r.shard)] = kept
+
+    def record_ingest(self, folder: str, marker: dict[str, Any]) -> IngestMarker:
+        """The marker an ingest task returned for the file in ``folder``, as on disk (a failed
+        read's ``{path, io_error, dir}`` too, which is not written)."""
+        return IngestMarker.from_json(as_on_disk(marker), folder)
 
     def record_phase(self, path: Path, marker: dict[str, Any]) -> None:
         """Keep a marker a scan / reduce / finalize task returned (and wrote at ``path``)."""
-        self._markers[path] = marker
+        self._markers[path] = as_on_disk(marker)
 
     def step(self, out_dir: str, shard_id: str) -> StepResult:
         """The stage's result for the shard (verified or written in this run)."""

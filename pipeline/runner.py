@@ -55,7 +55,7 @@ def ingest(
     bar.close()
     for t, r in zip(todo, results):  # failed reads have no done.json (r has io_error)
         folder = str(Path(t.out_dir) / t.fingerprint)
-        verified[folder] = IngestMarker.from_json(r, folder)
+        verified[folder] = ledger.record_ingest(folder, r)
     markers = [m for m in (verified[f] for f in folders) if m is not None]
     problem = read_problems(markers, config["executor"]["max_error_fraction"])
     if problem:

@@ -178,3 +178,9 @@ def test_fresh_run_reads_no_marker_and_publishes_the_old_bytes(
     assert fresh == _data_hashes(FIXTURE / "out" / "fix" / "v0001")
     counts = result["datasets"][0]["counts"]
     assert counts == {"input": 61, "kept": 19, "rejected": 41, "quarantined": 1}
+    # the card drawn from the workers' results is the card of the markers (sorted keys)
+    from data_cards.render import render_card
+
+    version = folder / "out" / "fix" / "v0001"
+    manifest = json.loads((version / "manifest.json").read_text("utf-8"))
+    assert (version / "README.md").read_text("utf-8") == render_card(manifest)
