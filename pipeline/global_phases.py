@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from pipeline.gc_pause import without_gc
 from pipeline.intermediates import files_field
-from pipeline.io.arrow_files import read_ipc, read_json, write_ipc, write_json
+from pipeline.io.arrow_files import read_ipc, write_ipc, write_json
 from pipeline.shard_tables import load_output, table_to_docs
 from pipeline.stage import GlobalStage
 from pipeline.worker import StageStep, get_stage
@@ -115,16 +115,3 @@ def run_finalize(step: StageStep, partitions: int) -> dict[str, Any]:
     }
     write_json(Path(step.out_dir) / "finalize.done.json", result)
     return result
-
-
-def phase_seconds(step: StageStep) -> dict[str, float]:
-    """Worker seconds spent in scan, reduce and finalize (from their completion markers)."""
-    root = Path(step.out_dir)
-    out = {}
-    for phase, pattern in (
-        ("scan", "scan/*.done.json"),
-        ("reduce", "reduce/*.done.json"),
-        ("finalize", "finalize.done.json"),
-    ):
-        out[phase] = round(sum(read_json(p)["seconds"] for p in root.glob(pattern)), 3)
-    return out

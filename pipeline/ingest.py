@@ -29,6 +29,7 @@ from pipeline.io.base import InputOptions, SourceRecord
 from pipeline.io.files import check_regular, content_identity
 from pipeline.io.location import is_url
 from pipeline.io.readers import detect_format, get_reader
+from pipeline.ledger import IngestMarker
 from pipeline.summary import length_hist
 
 INGEST_VERSION = "2"  # 2: identity is a content hash (was size + mtime); encoding option
@@ -179,7 +180,7 @@ def _io_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def read_problems(markers: list[dict[str, Any]], max_error_fraction: float) -> str | None:
+def read_problems(markers: list[IngestMarker], max_error_fraction: float) -> str | None:
     """Why the run must stop after reading, or None.
 
     In this order: files that could not be read at all (I/O); files whose every record failed
@@ -190,32 +191,26 @@ def read_problems(markers: list[dict[str, Any]], max_error_fraction: float) -> s
         "; nothing was published (fix the input or remove it from input.paths: files "
         "already read are not read again)"
     )
-    failed = [m for m in markers if "io_error" in m]
+    failed = [m for m in markers if m.io_error is not None]
     if failed:
-        listed = "; ".join(f"{m['path']}: {m['io_error']}" for m in failed[:3])
+        listed = "; ".join(f"{m.path}: {m.io_error}" for m in failed[:3])
         more = f" (and {len(failed) - 3} more)" if len(failed) > 3 else ""
         return f"cannot read {listed}{more}{tail}"
-    lost = [m for m in markers if _errors(m) and m["records"] == m["quarantined"]]
+    lost = [m for m in markers if m.read_errors and m.records == m.quarantined]
     if lost:
         listed = "; ".join(
-            f"{m['path']}: all {m['records']} records failed to read (first: "
-            f"{m.get('first_error')})"
+            f"{m.path}: all {m.records} records failed to read (first: {m.first_error})"
             for m in lost[:3]
         )
         more = f" (and {len(lost) - 3} more files)" if len(lost) > 3 else ""
         return f"input lost: {listed}{more}{tail}"
-    errors, total = sum(_errors(m) for m in markers), sum(m["records"] for m in markers)
+    errors, total = sum(m.read_errors for m in markers), sum(m.records for m in markers)
     if errors > max_error_fraction * max(total, 1):
-        worst = max(markers, key=_errors)
+        worst = max(markers, key=lambda m: m.read_errors)
         return (
             f"read quarantined {errors} of {total} records, more than "
-            f"executor.max_error_fraction={max_error_fraction} (most in {worst['path']}: "
-            f"{_errors(worst)}, first {worst.get('first_error')}); the rows are in "
-            f"{worst['dir']}/quarantine.arrow{tail}"
+            f"executor.max_error_fraction={max_error_fraction} (most in {worst.path}: "
+            f"{worst.read_errors}, first {worst.first_error}); the rows are in "
+            f"{worst.dir}/quarantine.arrow{tail}"
         )
     return None
-
-
-def _errors(marker: dict[str, Any]) -> int:
-    """Read errors of a marker (markers written before ``read_errors``: every quarantined)."""
-    return marker.get("read_errors", marker["quarantined"])

@@ -19,6 +19,7 @@ import pyarrow as pa
 from pipeline.executors.local import LocalExecutor
 from pipeline.intermediates import file_hash
 from pipeline.io.arrow_files import read_ipc, write_ipc
+from pipeline.ledger import RunLedger, ShardRef
 from pipeline.plan import plan_stages
 from pipeline.progress import Progress
 from pipeline.record import Doc
@@ -53,18 +54,16 @@ def run_global(stage: GlobalStage, shards: list[list[Doc]], work: Path | None = 
             }
         )
         write_ipc(path, table)
-        info = {"id": sid, "index": s, "source": "inline", "input": str(path), "rows": len(docs)}
-        infos.append({**info, "hash": file_hash(path)})
+        infos.append(ShardRef(sid, s, "inline", str(path), len(docs), file_hash(path)))
     opts = ("format", "text_field", "id_field", "max_record_bytes", "shard_size")
     config = {"name": "inline", "input": dict.fromkeys(opts, "test"), "stages": [_params(stage)]}
     (planned,) = plan_stages(config, work / "work", ids)
     executor = LocalExecutor(workers=1)
-    run_global_phases(planned, infos, None, executor, Progress(show=False))
+    run_global_phases(planned, infos, None, executor, Progress(show=False), RunLedger())
     for info in infos:
-        task = SegmentTask(
-            info["id"], info["index"], "inline", info["input"], (planned.step,), info["hash"]
+        run_segment(
+            SegmentTask(info.id, info.index, "inline", info.input, (planned.step,), info.hash)
         )
-        run_segment(task)
     out = Path(planned.step.out_dir)
     for sid, docs in zip(ids, shards):
         _update(docs, out, sid, planned.key)

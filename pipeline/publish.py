@@ -22,7 +22,8 @@ from data_cards.plot_worker import PlotWorker
 from pipeline.executors import Executor
 from pipeline.export import layout_stage, span_format
 from pipeline.identity import config_hash, run_identity
-from pipeline.io.arrow_files import read_ipc, read_json, write_json, write_parquet
+from pipeline.io.arrow_files import read_ipc, write_json, write_parquet
+from pipeline.ledger import IngestMarker, RunLedger, ShardRef
 from pipeline.llm_report import add_entries, ordered, synthesis_report
 from pipeline.manifest import environment
 from pipeline.plan import PlannedStage, PublishPoint
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
     from pipeline.remote_store import RemoteDatasetStore
 
 OUT_COLUMNS = ["id", "text", "meta", "stats"]
+#: What the manifest's ``inputs`` list of each input file (its ingest marker's fields).
+INPUT_FIELDS = ("path", "format", "bytes", "sha256", "records", "quarantined")
 
 
 class AccountingError(Exception):
@@ -59,8 +62,8 @@ def _merge_examples(
 def write_outputs(
     tmp: Path,
     span: list[PlannedStage],
-    shards: list[dict[str, Any]],
-    read_markers: list[dict[str, Any]],
+    shards: list[ShardRef],
+    read_markers: list[IngestMarker],
     level: int,
     examples_per_reason: int,
     engines: dict[bytes, dict[str, Any]] | None = None,
@@ -75,8 +78,8 @@ def write_outputs(
     tasks = [
         ShardOutputTask(
             str(tmp),
-            s["index"],
-            s["id"],
+            s.index,
+            s.id,
             step_dirs,
             level,
             layout,
@@ -85,7 +88,7 @@ def write_outputs(
         )
         for s in shards
     ]
-    rows = [s.get("rows", 0) for s in shards]
+    rows = [s.rows for s in shards]
     results = (
         executor.map(write_shard_outputs, tasks, cost=lambda t: rows[t.index])
         if executor is not None
@@ -101,15 +104,15 @@ def write_outputs(
     if shards and not any(f["path"].startswith("data/") for f in files):
         # no record kept: one empty data file (datasets' loader needs a file, not zero)
         last = shards[-1]
-        rel = f"data/part-{last['index']:05d}.parquet"
-        empty = load_output(Path(step_dirs[-1]) / f"{last['id']}.arrow")
+        rel = f"data/part-{last.index:05d}.parquet"
+        empty = load_output(Path(step_dirs[-1]) / f"{last.id}.arrow")
         write_parquet(tmp / rel, published_table(empty, layout=layout), level)
         at = next(
             (k for k, f in enumerate(files) if f["path"].endswith(rel[len("data/") :])), len(files)
         )  # where the loop over shards would have put it
         files.insert(at, file_entry(tmp / rel, tmp, 0))
     for j, m in enumerate(read_markers):
-        table = read_ipc(Path(m["dir"]) / "quarantine.arrow")
+        table = read_ipc(Path(m.dir) / "quarantine.arrow")
         if table.num_rows:
             rel = f"quarantine/read-{j:05d}.parquet"
             write_parquet(tmp / rel, table, level)
@@ -118,28 +121,26 @@ def write_outputs(
 
 
 def gather_summary(
-    step_dir: Path, shards: list[dict[str, Any]], input_hists: list[list[int]]
+    step_dir: str, shards: list[ShardRef], input_hists: list[list[int]], ledger: RunLedger
 ) -> dict[str, Any]:
     """Merge the workers' shard summaries (computing any that a reused marker lacks)."""
     kept = []
     for shard in shards:
-        done = read_json(step_dir / f"{shard['id']}.done.json")
-        kept.append(
-            done.get("summary") or shard_summary(load_output(step_dir / f"{shard['id']}.arrow"))
-        )
+        summary = ledger.step(step_dir, shard.id).summary
+        kept.append(summary or shard_summary(load_output(Path(step_dir) / f"{shard.id}.arrow")))
     return merge(input_hists, kept)
 
 
 def count_records(
-    point: PublishPoint, markers: list[dict[str, Any]], stages: list[dict[str, Any]]
+    point: PublishPoint, markers: list[IngestMarker], stages: list[dict[str, Any]]
 ) -> dict[str, int]:
     """input = kept + rejected + quarantined over the point's span, or AccountingError."""
     first = point.start if point.start is not None else 0
     span = stages[first : point.index + 1]
     if point.start is None:
         counts = {
-            "input": sum(m["records"] for m in markers),
-            "quarantined": sum(m["quarantined"] for m in markers),
+            "input": sum(m.records for m in markers),
+            "quarantined": sum(m.quarantined for m in markers),
         }
     else:  # every record the generating stage emitted, kept or not
         g = stages[point.start]
@@ -167,15 +168,19 @@ def publish(
     config_path: str,
     store: DatasetStore | RemoteDatasetStore,
     point: PublishPoint,
-    markers: list[dict[str, Any]],
+    markers: list[IngestMarker],
     planned: list[PlannedStage],
-    shards: list[dict[str, Any]],
+    shards: list[ShardRef],
     stages: list[dict[str, Any]],
+    ledger: RunLedger,
     started: float,
     plotter: PlotWorker,
     executor: Executor | None = None,
 ) -> dict[str, Any]:
-    """Publish the records after ``point.index`` as the next version of ``point.dataset``."""
+    """Publish the records after ``point.index`` as the next version of ``point.dataset``.
+
+    ``stages``: the run's stage totals (``runner.collect_stage_results``); ``ledger``: the
+    run's markers (the card summary is read from it)."""
     from data_cards.render import render_card
 
     counts = count_records(point, markers, stages)
@@ -183,7 +188,7 @@ def publish(
     span, span_stats = planned[first : point.index + 1], stages[first : point.index + 1]
     read_markers = markers if point.start is None else []
     if point.start is None:
-        input_hists = [s["length_hist"] for m in markers for s in m["shards"]]
+        input_hists = [list(s.length_hist) for m in markers for s in m.shards]
     else:
         input_hists = []
     name = store.next_version_name()
@@ -199,17 +204,12 @@ def publish(
         "published_after_stage": span[-1].key,
         **environment(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
-        "inputs": [
-            redact_config(
-                {k: m[k] for k in ("path", "format", "bytes", "sha256", "records", "quarantined")}
-            )
-            for m in markers
-        ],
+        "inputs": [redact_config({k: getattr(m, k) for k in INPUT_FIELDS}) for m in markers],
         "counts": counts,
         "accounting_ok": True,
         "stages": span_stats,
         "synthetic": point.start is not None,
-        "summary": gather_summary(Path(span[-1].step.out_dir), shards, input_hists),
+        "summary": gather_summary(span[-1].step.out_dir, shards, input_hists, ledger),
     }
     plotter.start(manifest, tmp / "plots")  # drawn while the data files are written
     engines: dict[bytes, dict[str, Any]] | None = {} if manifest["synthetic"] else None

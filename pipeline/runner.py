@@ -17,26 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from data_cards.plot_worker import PlotWorker
 from pipeline.executors import Executor, make_executor
-from pipeline.global_phases import (
-    ReduceTask,
-    ScanTask,
-    phase_seconds,
-    run_finalize,
-    run_reduce,
-    run_scan,
-)
+from pipeline.global_phases import ReduceTask, ScanTask, run_finalize, run_reduce, run_scan
 from pipeline.identity import run_identity
 from pipeline.ingest import IngestTask, make_tasks, read_problems, run_ingest
 from pipeline.input_paths import expand_inputs
-from pipeline.intermediates import clean_stale_tmp, done, output_hash
-from pipeline.io.arrow_files import read_json
+from pipeline.intermediates import clean_stale_tmp
 from pipeline.io.location import is_url
+from pipeline.ledger import IngestMarker, RunLedger, ShardRef, StepResult
 from pipeline.plan import PlannedStage, plan_stages, publish_points
 from pipeline.progress import Progress
 from pipeline.publish import publish
 from pipeline.store import DatasetStore
 from pipeline.stores import open_store
-from pipeline.worker import SegmentTask, StageStep, run_segment, state_hash
+from pipeline.worker import SegmentTask, StageStep, run_segment
 
 if TYPE_CHECKING:
     from pipeline.remote_store import RemoteDatasetStore
@@ -49,23 +42,21 @@ class RunError(Exception):
 
 
 def ingest(
-    config: dict[str, Any], work: Path, executor: Executor, progress: Progress
-) -> list[dict[str, Any]]:
+    config: dict[str, Any], work: Path, executor: Executor, progress: Progress, ledger: RunLedger
+) -> list[IngestMarker]:
     """Ingest every input file (skipping files already ingested); markers in input order."""
     paths = expand_inputs(config["input"]["paths"], config, warn=False)  # resolve warned
     tasks = make_tasks(paths, config["input"], work)
-    todo = [t for t in tasks if done(Path(t.out_dir) / t.fingerprint / "done.json") is None]
+    folders = [str(Path(t.out_dir) / t.fingerprint) for t in tasks]
+    verified = {f: ledger.verified_ingest(f) for f in folders}
+    todo = [t for t, f in zip(tasks, folders) if verified[f] is None]
     bar = progress.bar("read", total=len(tasks), unit="file", initial=len(tasks) - len(todo))
     results = executor.map(run_ingest, todo, on_result=lambda r: bar.update(1), cost=_input_bytes)
     bar.close()
-    fresh = {t.fingerprint: r for t, r in zip(todo, results)}  # failed reads have no done.json
-    markers = []
-    for t in tasks:
-        marker = fresh.get(t.fingerprint) or read_json(
-            Path(t.out_dir) / t.fingerprint / "done.json"
-        )
-        marker["dir"] = str(Path(t.out_dir) / t.fingerprint)
-        markers.append(marker)
+    for t, r in zip(todo, results):  # failed reads have no done.json (r has io_error)
+        folder = str(Path(t.out_dir) / t.fingerprint)
+        verified[folder] = ledger.record_ingest(folder, r)
+    markers = [m for m in (verified[f] for f in folders) if m is not None]
     problem = read_problems(markers, config["executor"]["max_error_fraction"])
     if problem:
         raise RunError(problem)
@@ -78,31 +69,31 @@ def _input_bytes(task: IngestTask) -> float:
     return 0 if is_url(task.path) or not path.is_file() else path.stat().st_size
 
 
-def _done(step: StageStep, shard_id: str, input_hash: str) -> str | None:
+def _done(step: StageStep, shard_id: str, input_hash: str, ledger: RunLedger) -> str | None:
     """Hash of the step's verified output for the shard if it is done from an input with
     hash ``input_hash`` (and, for an apply step, from the current state), else None."""
-    marker = done(
-        Path(step.out_dir) / f"{shard_id}.done.json", input=input_hash, state=state_hash(step)
+    result = ledger.verified_step(
+        step.out_dir, shard_id, input=input_hash, state=ledger.state_hash(step.state_path)
     )
-    return None if marker is None else output_hash(marker, f"{shard_id}.arrow")
+    return None if result is None else result.output_hash(f"{shard_id}.arrow")
 
 
-def _input_hash(shard: dict[str, Any], input_dir: str | None) -> str:
+def _input_hash(shard: ShardRef, input_dir: str | None, ledger: RunLedger) -> str:
     """Hash of a shard's input to a segment: the ingested shard, or the previous stage's
     output (verified or written earlier in this run)."""
     if input_dir is None:
-        return shard["hash"]
-    marker = read_json(Path(input_dir) / f"{shard['id']}.done.json")
-    return output_hash(marker, f"{shard['id']}.arrow")
+        return shard.hash
+    return ledger.step(input_dir, shard.id).output_hash(f"{shard.id}.arrow")
 
 
 def run_segment_over_shards(
     segment: list[PlannedStage],
-    shards: list[dict[str, Any]],
+    shards: list[ShardRef],
     executor: Executor,
     progress: Progress,
     max_error_fraction: float,
     input_dir: str | None,
+    ledger: RunLedger,
 ) -> None:
     """Submit, per shard, the steps of the segment that are not done yet.
 
@@ -111,9 +102,9 @@ def run_segment_over_shards(
     tasks = []
     bars = {p.key: progress.bar(p.key, unit="rec") for p in segment}
     for shard in shards:
-        first, upstream = None, _input_hash(shard, input_dir)
+        first, upstream = None, _input_hash(shard, input_dir, ledger)
         for i, p in enumerate(segment):
-            output = _done(p.step, shard["id"], upstream)
+            output = _done(p.step, shard.id, upstream, ledger)
             if output is None:
                 first = i
                 break
@@ -121,31 +112,34 @@ def run_segment_over_shards(
         if first is None:
             continue
         if first > 0:
-            input_path = Path(segment[first - 1].step.out_dir) / f"{shard['id']}.arrow"
+            input_path = Path(segment[first - 1].step.out_dir) / f"{shard.id}.arrow"
         elif input_dir is not None:
-            input_path = Path(input_dir) / f"{shard['id']}.arrow"
+            input_path = Path(input_dir) / f"{shard.id}.arrow"
         else:
-            input_path = Path(shard["input"])
+            input_path = Path(shard.input)
         tasks.append(
             SegmentTask(
-                shard["id"],
-                shard["index"],
-                shard["source"],
+                shard.id,
+                shard.index,
+                shard.source,
                 str(input_path),
                 tuple(p.step for p in segment[first:]),
                 upstream,
+                tuple(ledger.state_hash(p.step.state_path) for p in segment[first:]),
             )
         )
 
-    def on_result(results: list[dict[str, Any]]) -> None:
+    def on_result(results: list[StepResult]) -> None:
         for r in results:
-            bars[r["key"]].update(r["in"])
+            bars[r.key].update(r.n_in)
 
-    rows = {s["id"]: s["rows"] for s in shards}
-    executor.map(run_segment, tasks, on_result=on_result, cost=lambda t: rows[t.shard_id])
+    rows = {s.id: s.rows for s in shards}
+    results = executor.map(run_segment, tasks, on_result=on_result, cost=lambda t: rows[t.shard_id])
+    for task, done_steps in zip(tasks, results):
+        ledger.record_steps([s.out_dir for s in task.steps], done_steps)
     for bar in bars.values():
         bar.close()
-    for total in collect_stage_results(segment, shards):
+    for total in collect_stage_results(segment, shards, ledger):
         if total["quarantined"] > max_error_fraction * max(total["in"], 1):
             raise RunError(
                 f"stage {total['name']} quarantined {total['quarantined']} of "
@@ -155,66 +149,78 @@ def run_segment_over_shards(
             )
 
 
+def _scan_marker(step: StageStep, index: int) -> Path:
+    return Path(step.out_dir) / "scan" / f"{index:06d}.done.json"
+
+
+def _reduce_marker(step: StageStep, part: int) -> Path:
+    return Path(step.out_dir) / "reduce" / f"p{part:04d}.done.json"
+
+
 def run_global_phases(
     planned: PlannedStage,
-    shards: list[dict[str, Any]],
+    shards: list[ShardRef],
     input_dir: str | None,
     executor: Executor,
     progress: Progress,
+    ledger: RunLedger,
 ) -> None:
     """scan (per shard) → reduce (per partition) → finalize, each skipped if verified done
     (a reduce reruns when any scan ran, finalize when any reduce ran)."""
     step = planned.step
     scans = []
     for shard in shards:
-        upstream = _input_hash(shard, input_dir)
-        if done(Path(step.out_dir) / "scan" / f"{shard['index']:06d}.done.json", input=upstream):
+        upstream = _input_hash(shard, input_dir, ledger)
+        if ledger.verified_phase(_scan_marker(step, shard.index), input=upstream):
             continue
-        src = (Path(input_dir) / f"{shard['id']}.arrow") if input_dir else Path(shard["input"])
-        scans.append(ScanTask(step, shard["index"], str(src), upstream))
+        src = (Path(input_dir) / f"{shard.id}.arrow") if input_dir else Path(shard.input)
+        scans.append(ScanTask(step, shard.index, str(src), upstream))
     bar = progress.bar(
         f"{planned.key} scan", total=len(shards), unit="shard", initial=len(shards) - len(scans)
     )
-    rows = [s["rows"] for s in shards]
-    executor.map(
+    rows = [s.rows for s in shards]
+    results = executor.map(
         run_scan, scans, on_result=lambda r: bar.update(1), cost=lambda t: rows[t.shard_index]
     )
+    for scan, r in zip(scans, results):
+        ledger.record_phase(_scan_marker(step, scan.shard_index), r)
     bar.close()
     parts = planned.stage.partitions  # type: ignore[attr-defined]
     red = [
         ReduceTask(step, p, len(shards))
         for p in range(parts)
-        if scans or done(Path(step.out_dir) / "reduce" / f"p{p:04d}.done.json") is None
+        if scans or ledger.verified_phase(_reduce_marker(step, p)) is None
     ]
     bar = progress.bar(f"{planned.key} reduce", total=parts, unit="part", initial=parts - len(red))
-    executor.map(run_reduce, red, on_result=lambda r: bar.update(1))
+    results = executor.map(run_reduce, red, on_result=lambda r: bar.update(1))
+    for task, r in zip(red, results):
+        ledger.record_phase(_reduce_marker(step, task.part), r)
     bar.close()
-    if red or done(Path(step.out_dir) / "finalize.done.json") is None:
-        executor.map(partial(run_finalize, partitions=parts), [step])
+    finalize = Path(step.out_dir) / "finalize.done.json"
+    if red or ledger.verified_phase(finalize) is None:
+        (r,) = executor.map(partial(run_finalize, partitions=parts), [step])
+        ledger.record_phase(finalize, r)
+
+
+def shard_refs(markers: list[IngestMarker]) -> list[ShardRef]:
+    """Every ingested shard, numbered in input order."""
+    shards: list[ShardRef] = []
+    for m in markers:
+        shards.extend(m.shard_refs(len(shards)))
+    return shards
 
 
 def process(
     config: dict[str, Any],
-    markers: list[dict[str, Any]],
+    markers: list[IngestMarker],
     store: DatasetStore | RemoteDatasetStore,
     executor: Executor,
     progress: Progress,
-) -> tuple[list[PlannedStage], list[dict[str, Any]]]:
+    ledger: RunLedger,
+) -> tuple[list[PlannedStage], list[ShardRef]]:
     """Run every stage over the ingested shards; returns (planned stages, shards)."""
-    shards = []
-    for m in markers:
-        for s in m["shards"]:
-            shards.append(
-                {
-                    "id": s["id"],
-                    "index": len(shards),
-                    "source": m["path"],
-                    "input": str(Path(m["dir"]) / f"{s['id']}.arrow"),
-                    "rows": s["rows"],
-                    "hash": output_hash(m, f"{s['id']}.arrow"),
-                }
-            )
-    planned = plan_stages(config, store.work, [s["id"] for s in shards])
+    shards = shard_refs(markers)
+    planned = plan_stages(config, store.work, [s.id for s in shards])
     segment: list[PlannedStage] = []
     prev_dir: str | None = None  # output dir of the last stage run so far
     seg_input: str | None = None  # input dir of the current segment (None: ingested shards)
@@ -228,53 +234,53 @@ def process(
                     progress,
                     config["executor"]["max_error_fraction"],
                     seg_input,
+                    ledger,
                 )
                 prev_dir = segment[-1].step.out_dir
             segment = []
-            run_global_phases(p, shards, prev_dir, executor, progress)
+            run_global_phases(p, shards, prev_dir, executor, progress, ledger)
             seg_input = prev_dir
         segment.append(p)
     run_segment_over_shards(
-        segment, shards, executor, progress, config["executor"]["max_error_fraction"], seg_input
+        segment,
+        shards,
+        executor,
+        progress,
+        config["executor"]["max_error_fraction"],
+        seg_input,
+        ledger,
     )
     return planned, shards
 
 
 def collect_stage_results(
-    planned: list[PlannedStage], shards: list[dict[str, Any]]
+    planned: list[PlannedStage], shards: list[ShardRef], ledger: RunLedger
 ) -> list[dict[str, Any]]:
-    """Per-stage totals from the completion markers (whichever run wrote them)."""
-    out = []
-    for p in planned:
-        total = {
-            "name": p.key,
-            "type": p.step.params["type"],
-            "fingerprint": p.step.fingerprint,
-            "in": 0,
-            "out": 0,
-            "dropped": {},
-            "quarantined": 0,
-            "seconds": 0.0,
-            "stat_sums": {},
-        }
-        for s in shards:
-            r = read_json(Path(p.step.out_dir) / f"{s['id']}.done.json")
-            total["in"] += r["in"]
-            total["out"] += r["out"]
-            total["quarantined"] += r["quarantined"]
-            total["seconds"] += r["seconds"]
-            for reason, n in r["dropped"].items():
-                total["dropped"][reason] = total["dropped"].get(reason, 0) + n
-            for key, v in r.get("stat_sums", {}).items():
-                total["stat_sums"][key] = total["stat_sums"].get(key, 0) + v
-        total["dropped"] = dict(sorted(total["dropped"].items()))
-        if p.is_global:  # apply time above; scan/reduce/finalize from their markers
-            total["phase_seconds"] = {**phase_seconds(p.step), "apply": round(total["seconds"], 3)}
-            total["seconds"] += sum(v for k, v in total["phase_seconds"].items() if k != "apply")
-        total["seconds"] = round(total["seconds"], 3)
-        total["stat_sums"] = {k: round(v, 6) for k, v in sorted(total["stat_sums"].items())}
-        out.append(total)
-    return out
+    """Per-stage totals (the manifest's ``stages``) from the ledger's markers (whichever run
+    wrote them): seconds rounded to ms, stat sums to 6 decimals."""
+    return [_stage_total(p, ledger, shards) for p in planned]
+
+
+def _stage_total(p: PlannedStage, ledger: RunLedger, shards: list[ShardRef]) -> dict[str, Any]:
+    c = ledger.totals(p.step.out_dir, shards)
+    total: dict[str, Any] = {
+        "name": p.key,
+        "type": p.step.params["type"],
+        "fingerprint": p.step.fingerprint,
+        "in": c.n_in,
+        "out": c.out,
+        "dropped": c.dropped,
+        "quarantined": c.quarantined,
+        "seconds": c.seconds,
+        "stat_sums": c.stat_sums,
+    }
+    if p.is_global:  # apply time above; scan/reduce/finalize from their markers
+        phases = ledger.phase_seconds(p.step.out_dir)
+        total["phase_seconds"] = {**phases, "apply": round(total["seconds"], 3)}
+        total["seconds"] += sum(phases.values())
+    total["seconds"] = round(total["seconds"], 3)
+    total["stat_sums"] = {k: round(v, 6) for k, v in sorted(c.stat_sums.items())}
+    return total
 
 
 def run(
@@ -307,8 +313,9 @@ def run(
         plotter = plotter or PlotWorker()
         executor = make_executor(config["executor"])
         try:
-            markers = ingest(config, store.work, executor, progress)
-            shas = [m["sha256"] for m in markers]
+            ledger = RunLedger()
+            markers = ingest(config, store.work, executor, progress, ledger)
+            shas = [m.sha256 for m in markers]
             identity = run_identity(config)
             same = [stores[p.dataset].find_same_run(identity, shas) for p in points]
             if all(same) and not force:
@@ -319,8 +326,8 @@ def run(
                     "message": f"nothing new: {listed} already built from this config and "
                     "input (use --force to publish again)",
                 }
-            planned, shards = process(config, markers, store, executor, progress)
-            stages = collect_stage_results(planned, shards)
+            planned, shards = process(config, markers, store, executor, progress, ledger)
+            stages = collect_stage_results(planned, shards, ledger)
             # each shard's files are written by an executor task (parallel, and on the
             # cluster under Ray); the driver only merges entries and writes the manifest/card
             published = [
@@ -333,6 +340,7 @@ def run(
                     planned,
                     shards,
                     stages,
+                    ledger,
                     started,
                     plotter,
                     executor,

@@ -12,7 +12,7 @@ import operator
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from pipeline.errors import StageUnavailable
 from pipeline.gc_pause import without_gc
 from pipeline.intermediates import files_field, output_hash
 from pipeline.io.arrow_files import QUARANTINE_SCHEMA, read_ipc, read_json, write_ipc, write_json
+from pipeline.ledger import StepResult
 from pipeline.record import Doc
 from pipeline.schema import build_stage
 from pipeline.shard_tables import Originals, build_rows, load_output, table_to_docs, write_output
@@ -56,6 +57,9 @@ class SegmentTask:
     input_path: str
     steps: tuple[StageStep, ...] = field(default_factory=tuple)
     input_hash: str = ""  # xxh3-128 of the file at input_path (from its marker)
+    #: per step, the xxh3-128 of its global stage's state (from the driver's ledger; empty:
+    #: read from the finalize markers here)
+    states: tuple[str | None, ...] = ()
 
 
 def get_stage(step: StageStep) -> Stage:
@@ -178,14 +182,16 @@ def _meta_changed(doc: Doc, meta_json: str) -> bool:
 
 
 @without_gc
-def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
-    """Run the segment's stages over one shard; returns one result dict per step run."""
+def run_segment(task: SegmentTask) -> list[StepResult]:
+    """Run the segment's stages over one shard; returns one result per step run (each also
+    written as the step's ``<shard>.done.json``)."""
     results = []
     upstream_path, upstream_hash = Path(task.input_path), task.input_hash
     table = load_output(upstream_path)
     docs: list[Doc] | None = None
     orig: Originals | None = None
-    for step in task.steps:
+    states = task.states or tuple(state_hash(step) for step in task.steps)
+    for step, step_state in zip(task.steps, states):
         stage = get_stage(step)  # setup (model loading) is not counted as processing time
         started = time.perf_counter()
         if docs is None:
@@ -219,23 +225,23 @@ def run_segment(task: SegmentTask) -> list[dict[str, Any]]:
         names = [base.with_suffix(s).name for s, t in side.items() if t is not None]
         names.append(upstream_path.name)
         files = files_field(base.parent, names)
-        result = {
-            "shard": task.shard_id,
-            "key": step.key,
-            "in": n_in,
-            "out": len(kept),
-            "dropped": dict(Counter(reasons)),
-            "quarantined": len(broken),
-            "seconds": time.perf_counter() - started,
-            "stat_sums": sums,
-            "files": files,
-            "input": upstream_hash,
-            "state": state_hash(step),
-        }
-        upstream_hash = output_hash(result, upstream_path.name)
+        result = StepResult(
+            shard=task.shard_id,
+            key=step.key,
+            n_in=n_in,
+            out=len(kept),
+            dropped=dict(Counter(reasons)),
+            quarantined=len(broken),
+            seconds=time.perf_counter() - started,
+            stat_sums=sums,
+            files=files,
+            input=upstream_hash,
+            state=step_state,
+        )
+        upstream_hash = result.output_hash(upstream_path.name)
         if step.summarize:
-            result["summary"] = shard_summary(kept_table, [d.text for d in kept])
-        write_json(base.with_suffix(".done.json"), result)
+            result = replace(result, summary=shard_summary(kept_table, [d.text for d in kept]))
+        write_json(base.with_suffix(".done.json"), result.to_json())
         results.append(result)
         table = kept_table
         for i, d in enumerate(kept):
