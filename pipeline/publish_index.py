@@ -29,6 +29,7 @@ import pyarrow.compute as pc
 from pipeline.executors import Executor
 from pipeline.global_phases import scan_dir
 from pipeline.io.arrow_files import read_ipc, write_ipc, write_parquet
+from pipeline.ledger import ShardRef
 from pipeline.plan import PlannedStage
 from pipeline.publish_shards import file_entry
 from pipeline.shard_tables import UPSTREAM_KEY
@@ -126,7 +127,7 @@ def write_indexes(
     planned: list[PlannedStage],
     first: int,
     last: int,
-    shards: list[dict[str, Any]],
+    shards: list[ShardRef],
     level: int,
     executor: Executor | None = None,
 ) -> dict[str, Any]:
@@ -142,9 +143,7 @@ def write_indexes(
         kept = (
             pa.concat_tables(
                 [
-                    kept_rows(
-                        _stage_input(planned, i, s), published / f"{s['id']}.arrow", s["index"]
-                    )
+                    kept_rows(_stage_input(planned, i, s), published / f"{s.id}.arrow", s.index)
                     for s in shards
                 ]
             )
@@ -175,9 +174,9 @@ def write_indexes(
     return out
 
 
-def _stage_input(planned: list[PlannedStage], i: int, shard: dict[str, Any]) -> Path:
+def _stage_input(planned: list[PlannedStage], i: int, shard: ShardRef) -> Path:
     """The file a global stage's scan read for ``shard``: the previous stage's output, or
     the ingested shard for the first stage (as ``pipeline.runner.process`` wires them)."""
     if i == 0:
-        return Path(shard["input"])
-    return Path(planned[i - 1].step.out_dir) / f"{shard['id']}.arrow"
+        return Path(shard.input)
+    return Path(planned[i - 1].step.out_dir) / f"{shard.id}.arrow"
