@@ -92,7 +92,8 @@ def reference(workdir: Path) -> dict[str, str]:
     proc = run_cli(*_args("local", "--set", "executor.workers=2"), cwd=workdir)
     assert proc.returncode == 0, proc.stderr
     hashes = _published(workdir, "local")
-    assert {p.split("/")[0] for p in hashes} == {"data", "rejected", "quarantine"}
+    # records, and the dedup stages' index: every executor must publish the same of both
+    assert {p.split("/")[0] for p in hashes} == {"data", "rejected", "quarantine", "index"}
     return hashes
 
 

@@ -21,7 +21,8 @@ SHARD_SIZE = 400  # 5,201 lines -> 13 shards: enough markers to kill between sta
 
 
 def data_hashes(version: Path) -> dict[str, str]:
-    """sha256 of every published data file (data, rejected, quarantine)."""
+    """sha256 of every published parquet file (data, rejected, quarantine, and the dedup
+    stages' index)."""
     return {
         p.relative_to(version).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(version.rglob("*.parquet"))
