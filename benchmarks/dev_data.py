@@ -12,6 +12,7 @@ Tests never use this: they read ``samples/`` and ``tests/fixtures/`` or generate
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -55,3 +56,21 @@ def parse_data(
     ap = argparse.ArgumentParser(description=description)
     add_data_argument(ap)
     return data_dir(ap.parse_args(argv).data, *needed)
+
+
+#: Code that reads outside the clone: a development machine's folder, or the DEV data folder
+#: spelled other than as this module's ``../`` default (``DEFAULT_DATA``).
+OUTSIDE = re.compile(r"""/work/|["']shared["']\s*/\s*["']data["']|(?<!\.\./)shared/data""")
+
+
+def paths_outside(folder: Path, any_mention: bool = False) -> list[str]:
+    """``file:line: text`` of every line under ``folder`` (``*.py``, this module excepted)
+    that reads data outside the repository; ``any_mention``: also the documented default
+    (tests must not use the DEV data at all)."""
+    return [
+        f"{p.relative_to(REPO)}:{i}: {line.strip()}"
+        for p in sorted(folder.rglob("*.py"))
+        if p.resolve() != Path(__file__).resolve()
+        for i, line in enumerate(p.read_text("utf-8").splitlines(), 1)
+        if OUTSIDE.search(line) or (any_mention and "shared/data" in line)
+    ]

@@ -224,32 +224,21 @@ def process(
     segment: list[PlannedStage] = []
     prev_dir: str | None = None  # output dir of the last stage run so far
     seg_input: str | None = None  # input dir of the current segment (None: ingested shards)
+    fraction = config["executor"]["max_error_fraction"]
+
+    def run_maps(segment: list[PlannedStage], input_dir: str | None) -> None:
+        run_segment_over_shards(segment, shards, executor, progress, fraction, input_dir, ledger)
+
     for p in planned:
         if p.is_global:
             if segment:
-                run_segment_over_shards(
-                    segment,
-                    shards,
-                    executor,
-                    progress,
-                    config["executor"]["max_error_fraction"],
-                    seg_input,
-                    ledger,
-                )
+                run_maps(segment, seg_input)
                 prev_dir = segment[-1].step.out_dir
             segment = []
             run_global_phases(p, shards, prev_dir, executor, progress, ledger)
             seg_input = prev_dir
         segment.append(p)
-    run_segment_over_shards(
-        segment,
-        shards,
-        executor,
-        progress,
-        config["executor"]["max_error_fraction"],
-        seg_input,
-        ledger,
-    )
+    run_maps(segment, seg_input)
     return planned, shards
 
 

@@ -26,7 +26,7 @@ from pipeline.record import Doc
 from pipeline.registry import STAGES
 from pipeline.runner import run
 from pipeline.stage import Filter, MapStage, Rule
-from tests.conftest import write_config
+from tests.conftest import write_config, write_jsonl
 
 PARTS = {"dedup_exact": 4, "dedup_minhash": 8}
 
@@ -63,22 +63,26 @@ def records(seed: int = 7) -> list[dict[str, str]]:
     return [{"id": f"r{i:03d}", "text": t} for i, t in enumerate(texts)]
 
 
-def publish(tmp_path: Path, recs: list[dict[str, str]] | None = None) -> dict[str, Any]:
-    src = tmp_path / "in.jsonl"
-    src.write_text(
-        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs or records()), "utf-8"
-    )
+DEFAULT_STAGES = [
+    {"type": "dedup_exact", "partitions": PARTS["dedup_exact"]},
+    {"type": "dedup_minhash", "partitions": PARTS["dedup_minhash"]},
+    {"type": "drop_marked"},
+]
+
+
+def publish(
+    tmp_path: Path,
+    recs: list[dict[str, str]] | None = None,
+    stages: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    src = write_jsonl(tmp_path / "in.jsonl", recs or records())
     cfg = resolve(
         write_config(
             tmp_path / "c.yaml",
             [str(src)],
             tmp_path / "out",
             input={"shard_size": 16},
-            stages=[
-                {"type": "dedup_exact", "partitions": PARTS["dedup_exact"]},
-                {"type": "dedup_minhash", "partitions": PARTS["dedup_minhash"]},
-                {"type": "drop_marked"},
-            ],
+            stages=stages or DEFAULT_STAGES,
         )
     )
     return run(cfg, "c.yaml", progress=Progress(False))
@@ -219,22 +223,8 @@ def test_an_editing_stage_after_dedup_still_indexes_the_published_ids(
     tmp_path: Path, monkeypatch
 ) -> None:
     monkeypatch.setitem(STAGES, "suffix", Suffix)
-    src = tmp_path / "in.jsonl"
-    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records()), "utf-8")
-    cfg = resolve(
-        write_config(
-            tmp_path / "c.yaml",
-            [str(src)],
-            tmp_path / "out",
-            input={"shard_size": 16},
-            stages=[
-                {"type": "dedup_exact", "partitions": 4},
-                {"type": "suffix"},
-                {"type": "drop_marked"},
-            ],
-        )
-    )
-    v = Path(run(cfg, "c.yaml", progress=Progress(False))["datasets"][0]["version"])
+    stages = [{"type": "dedup_exact", "partitions": 4}, {"type": "suffix"}, {"type": "drop_marked"}]
+    v = Path(publish(tmp_path, stages=stages)["datasets"][0]["version"])
     kept = pq.read_table(v / "data")["id"].to_pylist()
     assert len(kept) == 48  # 8 exact copies and 4 marked texts dropped
     got = pa.concat_tables([pq.read_table(f) for f in sorted((v / "index/dedup_exact").iterdir())])
